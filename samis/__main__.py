@@ -1,0 +1,3 @@
+from samis.cli import main
+
+main()
