@@ -15,6 +15,7 @@ from samis.errors import SamisError
 
 # name -> "module:attribute" of a click command
 SUBCOMMANDS = {
+    "datasets": "samis.cli.datasets:datasets",
     "evaluate": "samis.cli.evaluate:evaluate",
     "table": "samis.cli.table:table",
     "curves": "samis.cli.curves:curves",
