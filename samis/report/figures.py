@@ -1,0 +1,324 @@
+"""The paper's figures besides curves: the qualitative grid of maps and per-category bar charts.
+
+``choose_examples`` picks the images a qualitative figure shows by a stated rule (best, median,
+worst per category by one method's metric), so the examples are reproducible and not hand-picked.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from samis.errors import ConfigError, DataError
+from samis.report.categories import OVERALL
+from samis.report.inputs import read_per_image
+from samis.report.plotstyle import COLUMN_WIDTH_IN, PAGE_WIDTH_IN, PNG_DPI, RC, bar_colors, fit_legend, legend_columns, pyplot, save_figure
+from samis.report.stats import CI_METHODS, mean_ci
+from samis.report.style import dataset_label, lower_is_better
+
+MAP_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+WHICH = ("best", "median", "worst")
+
+
+# --------------------------------------------------------------------------- choosing examples
+
+def _one_set(df: pd.DataFrame, dataset, split, what: str) -> pd.DataFrame:
+    if dataset is not None:
+        df = df[df["dataset"] == str(dataset)]
+    if split is not None:
+        df = df[df["split"] == str(split)]
+    sets = list(dict.fromkeys(df[["dataset", "split"]].itertuples(index=False, name=None)))
+    if len(sets) > 1:
+        labels = ", ".join(dataset_label(*s) for s in sets)
+        raise ConfigError(f"{what}: the per-image rows cover several datasets ({labels}); pass dataset= (and split=)")
+    if df.empty:
+        raise DataError(f"{what}: no per-image rows for dataset={dataset!r} split={split!r}")
+    return df
+
+
+def choose_examples(per_image_df, method: str, metric: str, per_category: bool = True, which=WHICH, stems=None,
+                    dataset=None, split=None) -> pd.DataFrame:
+    """Images to show, by ``method``'s ``metric``: best / median / worst (per category by default).
+
+    Returns a frame ``stem, category, which, value`` in display order (category, then ``which``).
+    "best" follows the metric's direction (lowest MAE, highest everything else); "median" is the
+    image at the lower middle of the ranking; ties are broken by stem so the choice is stable.
+    ``stems`` bypasses the rule and returns those images (``which`` = ``chosen``) with their values.
+    """
+    bad = [w for w in which if w not in WHICH]
+    if bad:
+        raise ConfigError(f"which={bad}: use any of {', '.join(WHICH)}")
+    df = _one_set(read_per_image(per_image_df), dataset, split, "choose_examples")
+    if metric not in df.columns:
+        raise DataError(f"choose_examples: the per-image rows have no {metric!r} column")
+    rows = df[df["method"] == method]
+    if rows.empty:
+        raise DataError(f"choose_examples: method {method!r} not in the per-image rows; they have {', '.join(dict.fromkeys(df['method']))}")
+    if stems is not None:
+        by_stem = rows.set_index("stem")
+        missing = [s for s in stems if s not in by_stem.index]
+        if missing:
+            raise DataError(f"choose_examples: stem(s) {', '.join(missing)} not in {method}'s per-image rows")
+        return pd.DataFrame([{"stem": s, "category": by_stem.at[s, "category"], "which": "chosen",
+                              "value": float(by_stem.at[s, metric])} for s in stems])
+    rows = rows[np.isfinite(rows[metric].astype(float))]
+    sign = 1.0 if lower_is_better(metric) else -1.0
+    groups = rows.groupby("category", sort=False) if per_category else [("", rows)]
+    out = []
+    for cat, g in groups:
+        ranked = sorted(zip(g[metric].astype(float), g["stem"], g["category"]), key=lambda t: (sign * t[0], t[1]))
+        if not ranked:
+            continue
+        pos = {"best": 0, "median": (len(ranked) - 1) // 2, "worst": len(ranked) - 1}
+        used = set()
+        for w in which:
+            value, stem, category = ranked[pos[w]]
+            if stem in used:
+                continue  # fewer images than picks: show each once
+            used.add(stem)
+            out.append({"stem": stem, "category": category, "which": w, "value": value})
+    return pd.DataFrame(out, columns=["stem", "category", "which", "value"])
+
+
+# --------------------------------------------------------------------------- qualitative grid
+
+@dataclass
+class Example:
+    """One row of the qualitative grid: an image, its ground truth, and each method's map (array or path)."""
+
+    stem: str
+    image: object
+    gt: object
+    maps: dict = field(default_factory=dict)
+    category: str = ""
+    note: str = ""
+
+
+def find_map(folder, stem: str) -> Path | None:
+    """``<folder>/<stem>.<png|jpg|jpeg|bmp>`` (the stored-predictions layout), or None."""
+    for suffix in MAP_SUFFIXES:
+        p = Path(folder) / f"{stem}{suffix}"
+        if p.is_file():
+            return p
+    return None
+
+
+def examples_from_samples(samples, stems, method_dirs: dict, notes: dict | None = None) -> list[Example]:
+    """Grid rows for ``stems`` from dataset samples (``stem, category, image_path, mask_path``) and map folders.
+
+    ``method_dirs``: ``{column title: folder of <stem>.png maps}``; a method without a map for an
+    image gets an empty cell marked "no map" rather than failing the whole figure.
+    """
+    by_stem = {s.stem: s for s in samples}
+    missing = [s for s in stems if s not in by_stem]
+    if missing:
+        raise DataError(f"example stem(s) {', '.join(missing)} are not in the dataset")
+    rows = []
+    for stem in stems:
+        s = by_stem[stem]
+        maps = {title: find_map(folder, stem) for title, folder in method_dirs.items()}
+        rows.append(Example(stem, s.image_path, s.mask_path, maps, getattr(s, "category", ""), (notes or {}).get(stem, "")))
+    return rows
+
+
+def _load(obj, kind: str) -> np.ndarray | None:
+    from samis.imageio import read_gray, read_rgb
+
+    if obj is None:
+        return None
+    if isinstance(obj, (str, Path)):
+        if kind == "image":
+            arr = read_rgb(obj)
+            return arr[..., 0] if np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 1], arr[..., 2]) else arr
+        return read_gray(obj)
+    arr = np.asarray(obj)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    elif arr.dtype != np.uint8:
+        hi = 1.0 if arr.size and np.nanmax(arr) <= 1.0 else 255.0
+        arr = np.clip(np.round(arr.astype(float) / hi * 255), 0, 255).astype(np.uint8)
+    return arr
+
+
+def _resize(arr: np.ndarray, shape) -> np.ndarray:
+    """Bilinear resize to the ground truth's size, as the evaluator does before scoring a map."""
+    if arr.shape[:2] == tuple(shape):
+        return arr
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(arr).resize((shape[1], shape[0]), Image.BILINEAR))
+
+
+def _as_example(row) -> Example:
+    if isinstance(row, Example):
+        return row
+    if isinstance(row, dict):
+        try:
+            return Example(**row)
+        except TypeError as exc:
+            raise ConfigError(f"qualitative_grid row {row.get('stem', '?')!r}: {exc}; keys are stem, image, gt, maps, category, note") from None
+    raise ConfigError(f"qualitative_grid rows must be Example or dict, got {type(row).__name__}")
+
+
+def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None, width_in: float = PAGE_WIDTH_IN,
+                     max_cell_in: float = 1.15, contour: bool = False, image_title: str = "Image",
+                     gt_title: str = "GT") -> list[Path]:
+    """The qualitative figure: one row per example (labelled stem + category), columns image, GT, then ``columns``.
+
+    rows: ``Example``s or dicts (``stem, image, gt, maps={column: array|path}, category, note``).
+    columns: method keys of ``maps``, in display order; ``column_titles`` renames them.
+    Every map is resized to its ground truth (bilinear) and drawn on the 0..255 gray scale, so a
+    faint map looks faint. ``contour=True`` outlines the ground truth on each map. The figure is
+    laid out at a fixed size (no cropping), so the PNG is exactly ``round(width * 300)`` pixels wide.
+    """
+    rows = [_as_example(r) for r in rows]
+    if not rows:
+        raise ConfigError("qualitative_grid: no example rows")
+    columns = list(columns)
+    titles = [image_title, gt_title] + [(column_titles or {}).get(c, c) for c in columns]
+    ncol = len(titles)
+    label_w, gap, pad = 0.30, 0.03, 0.03
+    cell_w = min(max_cell_in, (width_in - label_w - pad - gap * (ncol - 1)) / ncol)
+    width_in = label_w + pad + cell_w * ncol + gap * (ncol - 1)
+    chars = max(6, int(cell_w * 13.5))
+    wrapped = [textwrap.fill(t, chars, break_on_hyphens=True) for t in titles]
+    title_h = 0.06 + 0.125 * max(t.count("\n") + 1 for t in wrapped)
+
+    loaded = []
+    for ex in rows:
+        gt = _load(ex.gt, "gt")
+        if gt is None:
+            raise DataError(f"qualitative_grid: example {ex.stem!r} has no ground truth")
+        image = _load(ex.image, "image")
+        if image is None:
+            raise DataError(f"qualitative_grid: example {ex.stem!r} has no image")
+        image = _resize(image, gt.shape[:2])
+        maps = []
+        for c in columns:
+            m = _load(ex.maps.get(c), "map")
+            maps.append(None if m is None else _resize(m if m.ndim == 2 else m.mean(axis=2).astype(np.uint8), gt.shape[:2]))
+        loaded.append((ex, image, gt > 127, maps))
+    heights = [cell_w * min(2.0, g.shape[0] / g.shape[1]) for _, _, g, _ in loaded]
+    height_in = title_h + sum(heights) + gap * (len(rows) - 1) + pad
+    W, H = round(width_in * PNG_DPI) / PNG_DPI, round(height_in * PNG_DPI) / PNG_DPI
+
+    plt = pyplot()
+    with plt.rc_context(RC):
+        fig = plt.figure(figsize=(W, H))
+        y = H - title_h
+        for r, ((ex, image, gt, maps), h) in enumerate(zip(loaded, heights)):
+            y -= h
+            cells = [image, gt.astype(np.uint8) * 255] + maps
+            for c, arr in enumerate(cells):
+                x = label_w + c * (cell_w + gap)
+                ax = fig.add_axes((x / W, y / H, cell_w / W, h / H))
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for s in ax.spines.values():
+                    s.set_visible(True)
+                    s.set_linewidth(0.3)
+                if arr is None:
+                    ax.set_facecolor("#f2f2f2")
+                    ax.text(0.5, 0.5, "no map", ha="center", va="center", fontsize=6, color="#555555", transform=ax.transAxes)
+                else:
+                    kw = {} if arr.ndim == 3 else {"cmap": "gray", "vmin": 0, "vmax": 255}
+                    ax.imshow(arr, interpolation="nearest", aspect="auto", **kw)
+                    if contour and c >= 2 and gt.any():
+                        ax.contour(gt.astype(float), levels=[0.5], colors=["#00e5ff"], linewidths=0.5)
+                if r == 0:
+                    ax.set_title(wrapped[c], fontsize=7, pad=2, linespacing=1.0)
+                if c == 0:
+                    label = ex.stem if not ex.category or ex.stem.startswith(ex.category) else f"{ex.stem} ({ex.category})"
+                    if ex.note:
+                        label += f"\n{ex.note}"
+                    ax.set_ylabel(label, fontsize=6, labelpad=2, linespacing=1.0)
+            y -= gap
+        paths = save_figure(fig, out_stem, tight=False)
+        plt.close(fig)
+    return paths
+
+
+# --------------------------------------------------------------------------- per-category bars
+
+def category_bars(per_image_df, metric: str, out_stem, methods=None, categories=None, ci: str = "bootstrap",
+                  level: float = 0.95, seed: int = 0, overall: bool = True, dataset=None, split=None,
+                  title: str | None = None) -> list[Path]:
+    """Grouped bars: mean ``metric`` per category (x) for each method (bar), with CI error bars.
+
+    ci: ``bootstrap`` (2000 resamples, fixed ``seed``), ``t`` (Student t), or ``none``. ``overall``
+    adds an ``All`` group. Images whose metric is undefined (NaN) are left out of that mean.
+    """
+    if ci not in CI_METHODS:
+        raise ConfigError(f"ci={ci!r}: use one of {', '.join(CI_METHODS)}")
+    df = _one_set(read_per_image(per_image_df), dataset, split, "category_bars")
+    if metric not in df.columns:
+        raise DataError(f"category_bars: the per-image rows have no {metric!r} column")
+    present = list(dict.fromkeys(df["method"]))
+    methods = list(methods) if methods else present
+    unknown = [m for m in methods if m not in present]
+    if unknown:
+        raise ConfigError(f"category_bars: method(s) {', '.join(unknown)} not in the per-image rows; they have {', '.join(present)}")
+    cats = list(categories) if categories else [c for c in dict.fromkeys(df["category"]) if c != ""]
+    if not cats:
+        raise DataError("category_bars: the per-image rows have no categories")
+    groups = cats + ([OVERALL] if overall and len(cats) > 1 else [])
+    stats = {}
+    counts = {}
+    for g in groups:
+        part = df if g == OVERALL else df[df["category"] == g]
+        part = part[part["category"].isin(cats)]
+        counts[g] = int(part.groupby("method").size().max()) if not part.empty else 0
+        for m in methods:
+            vals = part.loc[part["method"] == m, metric].astype(float).to_numpy()
+            stats[(g, m)] = mean_ci(vals, level=level, method=ci, seed=seed)
+
+    colors = bar_colors(methods)
+    plt = pyplot()
+    from matplotlib import patheffects
+
+    n_bars = len(groups) * len(methods)
+    width_in = COLUMN_WIDTH_IN if n_bars <= 14 else PAGE_WIDTH_IN
+    ncol = legend_columns(methods, width_in)
+    legend_rows = -(-len(methods) // ncol)
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(width_in, 2.4 + 0.16 * legend_rows), layout="constrained")
+        bw = 0.8 / len(methods)
+        x = np.arange(len(groups))
+        highs = []
+        for i, m in enumerate(methods):
+            means = np.array([stats[(g, m)][0] for g in groups])
+            lo = np.array([stats[(g, m)][1] for g in groups])
+            hi = np.array([stats[(g, m)][2] for g in groups])
+            highs += [v for v in hi if np.isfinite(v)]
+            err = np.vstack([means - lo, hi - means])
+            ax.bar(x - 0.4 + bw * (i + 0.5), np.nan_to_num(means), bw * 0.92, color=colors[m], label=m,
+                   edgecolor="white", linewidth=0.3, zorder=2)
+            if ci != "none":
+                eb = ax.errorbar(x - 0.4 + bw * (i + 0.5), means, yerr=np.nan_to_num(err), fmt="none", ecolor="#222222",
+                                 elinewidth=0.6, capsize=1.2, capthick=0.6, zorder=3)
+                for artist in eb.lines[1] + eb.lines[2]:  # a white halo keeps the bar visible on dark fills
+                    artist.set_path_effects([patheffects.withStroke(linewidth=1.8, foreground="white")])
+        ax.set_xticks(x, [f"{g}\n(n={counts[g]})" for g in groups])
+        if overall and len(cats) > 1:
+            ax.axvline(len(cats) - 0.5, color="#999999", linewidth=0.5, linestyle=(0, (2, 2)))
+        direction = "↓ lower is better" if lower_is_better(metric) else "↑ higher is better"
+        ax.set_ylabel(f"{metric} ({direction})")
+        top = max(highs) if highs else 1.0
+        ax.set_ylim(0, min(1.0, top * 1.08) if top <= 1.0 else top * 1.08)
+        ax.grid(True, axis="y", zorder=0)
+        ax.set_axisbelow(True)
+        ci_text = {"bootstrap": f"{level:.0%} bootstrap CI", "t": f"{level:.0%} t CI", "none": "no CI"}[ci]
+        sets = df[["dataset", "split"]].drop_duplicates().iloc[0]
+        ax.set_title(title or f"{dataset_label(sets['dataset'], sets['split'])}: mean {metric} per category ({ci_text})")
+        handles, labels = ax.get_legend_handles_labels()
+        fit_legend(fig, handles, labels, width_in, handlelength=1.2, columnspacing=1.0)
+        paths = save_figure(fig, out_stem)
+        plt.close(fig)
+    return paths
+
+
+__all__ = ["Example", "choose_examples", "examples_from_samples", "find_map", "qualitative_grid", "category_bars"]

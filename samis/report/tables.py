@@ -1,0 +1,265 @@
+"""Comparison tables (rows = methods, columns = metrics per dataset) with best and second marked.
+
+The table is built once as a small model (``Table``): row order, column groups, which cells are
+best and second; the Markdown and LaTeX writers only dress it. Ranking uses the values as they are
+printed, so two methods that print the same number are marked alike, and never ranks a missing cell
+or an upper bound (``oracle``) against zero-shot methods.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from samis.errors import ConfigError
+from samis.report.categories import metric_columns
+from samis.report.inputs import read_results
+from samis.report.style import KNOWN_METRICS, STYLES, dataset_label, format_value, is_sam, is_unranked, lower_is_better
+from samis.report.table_markup import header_name
+
+FORMATS = ("md", "latex", "csv")
+ORDERS = ("grouped", "given", "name")
+
+
+@dataclass
+class Column:
+    """One metric of one column group; ``marks`` holds ``best``/``second``/``""`` per row."""
+
+    metric: str
+    ranked: bool
+    lower_better: bool
+    values: list
+    texts: list
+    marks: list
+
+
+@dataclass
+class Group:
+    """The columns of one dataset (+ split, + category for breakdown tables)."""
+
+    label: str
+    key: tuple
+    columns: list
+    n_images: dict = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    methods: list
+    unranked: list
+    sam: list
+    groups: list
+    notes: list
+    caption: str | None
+    blocks: list  # index of the first row of each block after the first (for separators)
+
+
+def _rank_marks(texts, values, rankable, lower_better):
+    """``best``/``second`` for the top two distinct printed values among rankable cells."""
+    marks = [""] * len(values)
+    cand = [(float(t) if _is_number(t) else v, i) for i, (t, v) in enumerate(zip(texts, values))
+            if rankable[i] and not math.isnan(v)]
+    if not cand:
+        return marks
+    distinct = sorted({c for c, _ in cand}, reverse=not lower_better)
+    for label, target in zip(("best", "second"), distinct[:2]):
+        for c, i in cand:
+            if c == target:
+                marks[i] = label
+    return marks
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(name))]
+
+
+def build_table(results, metrics=None, order: str = "grouped", style: str = "sod", decimals: int | None = None,
+                unranked=(), rank=(), caption: str | None = None) -> Table:
+    """The table model. ``results``: results CSV path(s) or frame(s), see ``render`` for the options."""
+    df = read_results(results)
+    if style not in STYLES:
+        raise ConfigError(f"unknown table style {style!r}; use one of {', '.join(STYLES)}")
+    fmt_opts = dict(STYLES[style])
+    if decimals is not None:
+        if not 0 <= int(decimals) <= 8:
+            raise ConfigError(f"--decimals {decimals}: use 0 to 8")
+        fmt_opts["decimals"] = int(decimals)
+
+    available = metric_columns(df)
+    if metrics:
+        metrics = [m.strip() for m in metrics if m and m.strip()]
+        unknown = [m for m in metrics if m not in df.columns]
+        if unknown:
+            raise ConfigError(f"metric(s) {', '.join(unknown)} not in the results; they have {', '.join(available)}")
+        bad = [m for m in metrics if m not in available]
+        if bad:
+            raise ConfigError(f"column(s) {', '.join(bad)} are not numeric and cannot be tabulated as metrics")
+    else:
+        metrics = available
+    if not metrics:
+        raise ConfigError("the results have no metric columns to tabulate")
+    rank_set = set(rank)
+    ranked_metric = {m: (m in KNOWN_METRICS) or (m in rank_set) for m in metrics}
+    not_found = [r for r in rank_set if r not in metrics]
+    if not_found:
+        raise ConfigError(f"--rank {', '.join(not_found)}: not among the tabulated columns ({', '.join(metrics)})")
+
+    has_cat = "category" in df.columns
+    key_cols = ["dataset", "split"] + (["category"] if has_cat else [])
+    methods = list(dict.fromkeys(df["method"]))
+    unr = {m: is_unranked(m, tuple(unranked)) for m in methods}
+    unknown_unranked = [u for u in unranked if u not in methods]
+    if unknown_unranked:
+        raise ConfigError(f"--unranked {', '.join(unknown_unranked)}: no such method; methods are {', '.join(methods)}")
+    sam = {m: is_sam(m) for m in methods}
+
+    # Column groups in order of first appearance.
+    group_keys = list(dict.fromkeys(df[key_cols].itertuples(index=False, name=None)))
+    indexed = df.set_index(["method"] + key_cols)
+
+    # Row order.
+    blocks = []
+    if order == "grouped":
+        base = [m for m in methods if not sam[m]]
+        sams = [m for m in methods if sam[m]]
+        methods = base + sams
+        if base and sams:
+            blocks = [len(base)]
+    elif order == "given":
+        pass
+    elif order == "name":
+        methods = sorted(methods, key=_natural_key)
+    else:
+        methods = _sort_by_metric(methods, order, group_keys, indexed, key_cols)
+
+    # A breakdown of one dataset names its groups by category alone; the dataset goes in the caption.
+    one_set = has_cat and len({k[:2] for k in group_keys}) == 1
+    groups = []
+    for key in group_keys:
+        label = key[2] if one_set else dataset_label(*key)
+        cols = []
+        for metric in metrics:
+            values = []
+            for m in methods:
+                idx = (m,) + tuple(key)
+                v = indexed.at[idx, metric] if idx in indexed.index else float("nan")
+                values.append(float(v) if pd.notna(v) else float("nan"))
+            if all(math.isnan(v) for v in values):
+                continue  # this dataset's protocol lacks the metric (steel vs sod)
+            texts = [format_value(v, **fmt_opts) for v in values]
+            lb = lower_is_better(metric)
+            rankable = [not unr[m] for m in methods]
+            marks = _rank_marks(texts, values, rankable, lb) if ranked_metric[metric] else [""] * len(methods)
+            cols.append(Column(metric, ranked_metric[metric], lb, values, texts, marks))
+        if not cols:
+            continue
+        n_img = {}
+        if "n_images" in indexed.columns:
+            for m in methods:
+                idx = (m,) + tuple(key)
+                if idx in indexed.index and pd.notna(indexed.at[idx, "n_images"]):
+                    n_img[m] = int(indexed.at[idx, "n_images"])
+        groups.append(Group(label, key, cols, n_img))
+
+    unranked_flags = [unr[m] for m in methods]
+    notes = _notes(methods, unranked_flags, groups, metrics, ranked_metric)
+    if caption is None and (len(groups) == 1 or one_set):
+        caption = dataset_label(*groups[0].key[:2]) + (" per category" if one_set else "")
+    return Table(methods, unranked_flags, [sam[m] for m in methods], groups, notes, caption, blocks)
+
+
+def _sort_by_metric(methods, spec, group_keys, indexed, key_cols):
+    """Best first by ``METRIC`` (first dataset that has it) or ``GROUP:METRIC`` (e.g. ``SD900-test:WF``)."""
+    group_label, _, metric = spec.rpartition(":")
+    keys = [k for k in group_keys if not group_label or group_label in (dataset_label(*k), str(k[-1]))]
+    if metric not in indexed.columns or not keys:
+        labels = ", ".join(dataset_label(*k) for k in group_keys)
+        raise ConfigError(
+            f"--sort {spec!r}: use one of {', '.join(ORDERS)}, a metric column, or GROUP:METRIC with GROUP in {labels}"
+        )
+    key = next((k for k in keys if any(((m,) + tuple(k)) in indexed.index and pd.notna(indexed.at[(m,) + tuple(k), metric]) for m in methods)), keys[0])
+    sign = 1.0 if lower_is_better(metric) else -1.0
+
+    def sort_key(m):
+        idx = (m,) + tuple(key)
+        v = indexed.at[idx, metric] if idx in indexed.index else float("nan")
+        return (1, 0.0) if pd.isna(v) else (0, sign * float(v))
+
+    return sorted(methods, key=sort_key)
+
+
+def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
+    notes = []
+    if any(col.ranked for g in groups for col in g.columns):
+        notes.append("Best per column in bold, second underlined; ↑ higher is better, ↓ lower is better.")
+    flagged = [m for m, u in zip(methods, unranked_flags) if u]
+    if flagged:
+        if any(re.search("oracle", m, re.I) for m in flagged):
+            notes.append("† Not ranked: an oracle uses the ground truth to pick its output, so it is an upper bound, not a zero-shot result.")
+        else:
+            notes.append("† Not ranked against the other methods.")
+    unranked_cols = [m for m in metrics if not ranked_metric[m]]
+    if unranked_cols:
+        notes.append(f"Not ranked: {', '.join(header_name(m) for m in unranked_cols)} (use --rank to rank a column).")
+    if any(math.isnan(v) for g in groups for c in g.columns for v in c.values):
+        notes.append("– : no result for that method on that dataset.")
+    for g in groups:
+        counts = set(g.n_images.values())
+        if len(counts) > 1:
+            common = max(counts, key=lambda n: sum(1 for v in g.n_images.values() if v == n))
+            odd = [f"{m} {n}" for m, n in g.n_images.items() if n != common]
+            notes.append(f"{g.label}: methods evaluated on different image counts ({', '.join(odd)}; others {common}).")
+    return notes
+
+
+def _to_csv(table: Table, results, metrics) -> str:
+    """The merged results as tidy rows (one per method x dataset), table order, full precision."""
+    df = read_results(results)
+    cols_used = [c.metric for g in table.groups for c in g.columns]
+    keep = [c for c in ["method", "dataset", "split", "category", "n_images"] if c in df.columns]
+    keep += [m for m in dict.fromkeys(cols_used)]
+    rank = {m: i for i, m in enumerate(table.methods)}
+    gorder = {g.key: i for i, g in enumerate(table.groups)}
+    key_cols = ["dataset", "split"] + (["category"] if "category" in df.columns else [])
+    df = df.assign(_r=df["method"].map(rank), _g=[gorder.get(k, len(gorder)) for k in df[key_cols].itertuples(index=False, name=None)])
+    df = df.sort_values(["_r", "_g"], kind="stable")
+    return df[keep].to_csv(index=False, lineterminator="\n")
+
+
+def render(results, fmt: str = "md", metrics=None, order: str = "grouped", style: str = "sod", decimals: int | None = None,
+           unranked=(), rank=(), caption: str | None = None, label: str | None = None, latex_env: str = "table",
+           notes: bool = True) -> str:
+    """The comparison table as Markdown, LaTeX (booktabs) or CSV text.
+
+    results: results CSV path(s) or DataFrame(s) (``method, dataset, split, n_images, <metrics>``);
+        rows with a ``category`` column (see ``categories.per_category``) become one column group per category.
+    metrics: columns to show, in that order (default: every numeric column, in file order).
+    order: ``grouped`` (given order, SAM rows after the baselines), ``given``, ``name``, or a metric to
+        sort by, best first (``WF`` or ``SD900-test:WF``).
+    style: ``sod`` (0.259, 3 decimals) or ``steel`` (.2591, 4 decimals); ``decimals`` overrides.
+    unranked: method names shown with a dagger and kept out of the ranking (names containing
+        ``oracle`` always are). rank: extra columns (e.g. ``time_per_image_s``) to rank too.
+    latex_env: ``table``, ``table*`` or ``none`` (bare tabular).
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")
+    table = build_table(results, metrics=metrics, order=order, style=style, decimals=decimals,
+                        unranked=unranked, rank=rank, caption=caption)
+    if fmt == "csv":
+        return _to_csv(table, results, metrics)
+    from samis.report import table_markup
+
+    if fmt == "md":
+        return table_markup.markdown(table, notes=notes)
+    return table_markup.latex(table, label=label, env=latex_env, notes=notes)
