@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from samis.errors import DataError
+from samis.errors import DataError, output_error
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -32,7 +32,7 @@ def _open(path: Path) -> Image.Image:
     try:
         img = Image.open(path)
         img.load()  # decode now, so a truncated file fails here and not later
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(
             f"{path}: cannot be decoded as an image ({exc}); it is truncated or not an image — "
             "re-export it as PNG/JPEG/BMP or remove it"
@@ -97,8 +97,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     A reader sees either the old file, no file, or the complete new file — never a partial one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise output_error(path, exc) from None
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are meant to be shared
         with os.fdopen(fd, "wb") as fh:
@@ -106,11 +109,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise output_error(path, exc) from None
         raise
 
 

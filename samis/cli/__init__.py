@@ -67,6 +67,15 @@ def main(argv=None):
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a file operation no step turned into a SamisError: still one clear line
+        import errno
+
+        from samis.errors import WRITE_FIXES
+
+        fix = WRITE_FIXES.get(errno.errorcode.get(exc.errno or 0, ""), "check the path and its permissions")
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}; {fix}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted; finished work is kept and a rerun resumes it", err=True)
         sys.exit(130)

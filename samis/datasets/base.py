@@ -35,7 +35,7 @@ def image_size(path: Path) -> tuple[int, int]:
             width, height = img.size
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: cannot be read as an image ({exc}); re-export it or remove it") from None
     return height, width
 
@@ -78,8 +78,14 @@ class Sample:
             return gray > MASK_THRESHOLD
         if self.mask_rule == "labels":
             with Image.open(self.mask_path) as img:
-                if img.mode == "P":  # palette PNG: index 0 is background, whatever colour it shows
+                mode = img.mode
+                if mode == "P":  # palette PNG: index 0 is background, whatever colour it shows
                     return np.asarray(img) > 0
+            if mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV"):
+                # a colour label mask (say pure red on black) is dark as luminance: any bright channel counts
+                rgb = read_rgb(self.mask_path)
+                top = rgb.max(axis=2) if rgb.size else gray
+                return top > (0 if top.size and top.max() == 1 else MASK_THRESHOLD)
             if gray.size and gray.max() == 1:  # a 0/1 label image, invisible at threshold 127
                 return gray > 0
             return gray > MASK_THRESHOLD

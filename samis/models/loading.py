@@ -47,7 +47,11 @@ def load_sam(name: str, checkpoint: str | os.PathLike | None = None, device=None
         try:
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise CheckpointError(f"{checkpoint} cannot be read as a PyTorch checkpoint ({exc})") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(
+                f"{checkpoint} cannot be read as a PyTorch checkpoint ({first}); it is truncated or not a state "
+                "dict — re-download it, or drop --checkpoint to use the weights of `samis models install vit_t`"
+            ) from None
         check_state_dict(name, state, checkpoint)
         digest = state_dict_digest(state)
     else:

@@ -30,9 +30,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty; rerun `samis evaluate` to rewrite it")
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
+        with open(path, "rb") as fh:  # a file cut short (a copy or a write that did not finish)
+            fh.seek(-1, os.SEEK_END)
+            complete = fh.read(1) == b"\n"
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a readable CSV ({exc}); rerun `samis evaluate` to rewrite it") from None
+    if not complete:
+        raise DataError(f"{path}: the file is cut short (its last row does not end); rerun `samis evaluate` to rewrite it")
+    return frame
 
 
 def _frames(sources, what: str):

@@ -1,0 +1,481 @@
+"""Experiment definitions: one YAML file says everything a study runs, evaluates and renders.
+
+A definition is read once, checked completely and turned into frozen dataclasses, so every later
+step (SAM runs, evaluation, tables, figures) can trust it. Anything wrong — an unknown key, a wrong
+type, an unset environment variable, a missing folder — is a ``ConfigError`` that names the file, the
+key path (``modes[2].points_per_side``) and what was expected, before any work starts.
+
+Path values may use ``${VAR}`` or ``${VAR:-default}`` and ``~``; a relative path is relative to the
+file that wrote it (a base file's paths stay relative to the base file). ``extends: base.yaml`` deep
+merges the definition over its base (mappings merged key by key, lists and scalars replaced).
+See docs/experiments.md for the full format.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samis.datasets import DATASETS
+from samis.errors import ConfigError
+from samis.experiments.files import KeyPath, load_tree
+from samis.experiments.schema import Checker
+
+# --- the vocabulary ---------------------------------------------------------------------------
+MODELS = ("vit_t", "vit_b", "vit_l", "vit_h")
+PROTOCOL_METRICS = {
+    "steel": ("WF", "SM", "OR", "PFOM", "MAE"),
+    "sod": ("MAE", "Sm", "wF", "maxF", "meanF", "adpF", "maxE", "meanE", "adpE", "IoU", "Dice"),
+}
+POLICIES = ("union", "score", "oracle")
+TABLE_KINDS = ("main", "categories", "sam_modes")
+FIGURE_KINDS = ("qualitative", "curves", "category_bars")
+TABLE_FORMATS = ("md", "latex", "csv")
+CURVES = ("pr", "fm", "em")  # precision-recall, F-measure and E-measure against threshold (samis.report.curves)
+DEFAULT_CURVES = ("pr", "fm")
+EXAMPLE_RULES = ("best_median_worst", "stems")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_TOP_KEYS = (
+    "name", "description", "extends", "seed", "output", "predictions", "datasets", "models", "modes",
+    "baselines", "protocols", "tables", "figures",
+)
+
+
+# --- the result ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One data set and the splits evaluated on it; ``label`` names it in paths, tables and refs."""
+
+    name: str
+    splits: tuple[str, ...]
+    label: str
+    data_root: Path | None = None  # None: SAMIS_DATA_ROOT at run time
+    protocols: tuple[str, ...] = ("sod",)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    checkpoint: Path | None = None  # None: the models module finds the default weights
+    device: str | None = None  # None or "auto": the runner picks
+
+
+@dataclass(frozen=True)
+class BaselineMethod:
+    name: str
+    splits: tuple[str, ...] | None = None  # None: every split of the dataset
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """Stored maps of published models for one dataset: ``<root>/<Method>/<stem>.*``."""
+
+    dataset: str  # a dataset label
+    root: Path
+    methods: tuple[BaselineMethod, ...] | None = None  # None: every method folder under root
+
+    def method_names(self, split: str | None = None) -> list[str]:
+        """Methods to evaluate on ``split`` (folders found under root when the list is ``all``)."""
+        if self.methods is None:
+            if not self.root.is_dir():
+                return []
+            return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return [m.name for m in self.methods if split is None or m.splits is None or split in m.splits]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    kind: str
+    name: str
+    protocol: str
+    units: tuple[str, ...]  # "label/split"
+    methods: tuple[str, ...] | None = None  # names or glob patterns; None: all
+    metrics: tuple[str, ...] | None = None  # None: the protocol's metrics
+    formats: tuple[str, ...] = TABLE_FORMATS
+
+
+@dataclass(frozen=True)
+class ExampleRule:
+    """Which images a qualitative grid shows: best/median/worst of ``method`` by ``metric``, or ``stems``."""
+
+    rule: str
+    metric: str | None = None
+    method: str | None = None
+    per_category: bool = True
+    stems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    kind: str
+    name: str
+    protocol: str
+    units: tuple[str, ...]
+    methods: tuple[str, ...] | None = None
+    metric: str | None = None  # category_bars
+    curves: tuple[str, ...] = DEFAULT_CURVES  # curves
+    examples: ExampleRule | None = None  # qualitative
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A validated experiment: what to run, on what, and what to render."""
+
+    name: str
+    path: Path
+    datasets: tuple[DatasetSpec, ...]
+    models: tuple[ModelSpec, ...]
+    modes: tuple[dict, ...]  # normalised runner configs (samis.runners.config), one per method and model
+    baselines: dict[str, BaselineSpec]
+    protocols: tuple[str, ...]
+    tables: tuple[TableSpec, ...]
+    figures: tuple[FigureSpec, ...]
+    seed: int
+    output: Path
+    predictions: Path
+    description: str = ""
+    sources: tuple[Path, ...] = field(default=())  # this file and every file it extends
+
+    def dataset(self, label: str) -> DatasetSpec:
+        for spec in self.datasets:
+            if spec.label == label:
+                return spec
+        raise KeyError(label)
+
+    def units(self) -> list[tuple[DatasetSpec, str]]:
+        """Every (dataset, split) evaluated, in definition order."""
+        return [(spec, split) for spec in self.datasets for split in spec.splits]
+
+    def unit(self, ref: str) -> tuple[DatasetSpec, str]:
+        label, split = ref.split("/", 1)
+        return self.dataset(label), split
+
+
+def match_methods(patterns: tuple[str, ...] | None, available: list[str]) -> list[str]:
+    """The available methods a table or figure asks for, in the order of its patterns (globs allowed)."""
+    if patterns is None:
+        return list(available)
+    out: list[str] = []
+    for pattern in patterns:
+        for name in available:
+            if fnmatch.fnmatchcase(name, pattern) and name not in out:
+                out.append(name)
+    return out
+
+
+# --- mode configs -------------------------------------------------------------------------------
+# The runners own the mode vocabulary (samis.runners.config: defaults, names, validation); a
+# definition adds only two conveniences: the spellings of the study's text (k, negative,
+# max_area_fraction) and ``policies: [...]``, one automatic entry for several policies that share
+# one mask generation per image.
+MODE_ALIASES = {"k": "n_points", "negative": "n_negative", "max_area_fraction": "background_frac"}
+DEFAULT_POLICIES = ("union", "score", "oracle")
+_RANGES = {  # key -> (lo, hi, lo excluded); checked here so the error names the key path
+    "n_points": (1, None, False), "n_negative": (0, None, False), "min_area": (0, None, False),
+    "jitter": (0.0, None, False), "points_per_side": (1, None, False), "points_per_batch": (1, None, False),
+    "batch_size": (1, None, False), "min_mask_region_area": (0, None, False), "crop_n_layers": (0, None, False),
+    "pred_iou_thresh": (0.0, 1.0, False), "stability_score_thresh": (0.0, 1.0, False),
+    "box_nms_thresh": (0.0, 1.0, False), "background_frac": (0.0, 1.0, True), "oracle_overlap": (0.0, 1.0, False),
+    "seed": (0, None, False),
+}
+
+
+def _mode_value(c: Checker, key: str, value: Any, default: Any, path: KeyPath) -> Any:
+    """Type (from the runner's default) and range of one mode option."""
+    lo, hi, open_lo = _RANGES.get(key, (None, None, False))
+    if key == "multimask":
+        return value if isinstance(value, int) and not isinstance(value, bool) else c.string(value, path)
+    if isinstance(default, bool):
+        return c.boolean(value, path)
+    if isinstance(default, int):
+        return c.integer(value, path, lo, hi)
+    if isinstance(default, float):
+        return c.number(value, path, lo, hi, open_lo)
+    if isinstance(default, list):
+        return [c.number(v, path + (j,)) for j, v in enumerate(c.items(value, path, "numbers"))]
+    if value is None:
+        return None
+    return c.string(value, path)
+
+
+def _modes(c: Checker, value: Any, seed: int) -> tuple[dict, ...]:
+    from samis.runners.config import method_name, normalize  # no torch: safe to import here
+
+    out: list[dict] = []
+    where: dict[str, int] = {}
+    for i, item in enumerate(c.items(value, ("modes",), "mode configs ({mode: box|point|automatic, ...})")):
+        path = ("modes", i)
+        if not isinstance(item, dict):
+            raise c.expected(path, "a mapping such as {mode: box}", item)
+        raw_mode = c.string(item.get("mode"), path + ("mode",), what="box, point, box+point or automatic")
+        try:
+            defaults = normalize({"mode": raw_mode})
+        except ConfigError as exc:
+            raise c.fail(path + ("mode",), str(exc)) from None
+        automatic = defaults["mode"] == "automatic"
+        allowed = sorted(k for k in defaults if k != "mode")
+        allowed += sorted(alias for alias, canon in MODE_ALIASES.items() if canon in defaults)
+        allowed += ["policies"] if automatic else []
+        entry: dict[str, Any] = {"mode": defaults["mode"]}
+        policies: tuple[str, ...] | None = None
+        for key, raw in item.items():
+            if key == "mode":
+                continue
+            if key not in allowed:
+                raise c.fail(path + (key,), f"unknown key {key!r} for mode {defaults['mode']}; allowed here: {', '.join(allowed)}")
+            if key == "policies":
+                policies = c.strings(raw, path + (key,), POLICIES)
+                continue
+            canon = MODE_ALIASES.get(key, key)
+            if canon != key and canon in item:
+                raise c.fail(path + (key,), f"{key!r} is another spelling of {canon!r}; give only one of them")
+            entry[canon] = _mode_value(c, canon, raw, defaults[canon], path + (key,))
+        if policies is not None and "policy" in entry:
+            raise c.fail(path + ("policies",), "give either policy: or policies:, not both")
+        entry.setdefault("seed", seed)
+        if automatic and "policy" not in entry:
+            policies = policies or DEFAULT_POLICIES
+        for policy in policies or (None,):
+            config = dict(entry, policy=policy) if policy else dict(entry)
+            try:
+                config = normalize(config)
+            except ConfigError as exc:
+                raise c.fail(path, str(exc)) from None
+            name = method_name("MODEL", config)
+            if name in where:
+                raise c.fail(path, f"gives the same method ({name.replace('MODEL', '<model>')}) as modes[{where[name]}]")
+            where[name] = i
+            out.append(config)
+    return tuple(out)
+
+
+# --- sections -----------------------------------------------------------------------------------
+def _datasets(c: Checker, value: Any, protocols: tuple[str, ...]) -> tuple[DatasetSpec, ...]:
+    out: list[DatasetSpec] = []
+    for i, item in enumerate(c.items(value, ("datasets",), "datasets ({name: sd900, splits: [test]})")):
+        path = ("datasets", i)
+        c.mapping(item, path, ("name", "splits", "data_root", "label", "protocols"), required=("name",))
+        name = c.string(item["name"], path + ("name",), tuple(DATASETS))
+        valid = tuple(DATASETS[name].splits)
+        splits = c.strings(item["splits"], path + ("splits",), valid) if "splits" in item else (DATASETS[name].default_split,)
+        root = c.path(item["data_root"], path + ("data_root",), "dir") if item.get("data_root") is not None else None
+        if name == "folder" and root is None:
+            raise c.fail(path + ("data_root",), "a folder dataset needs data_root: the folder holding images/ and masks/")
+        if "label" in item:
+            label = c.string(item["label"], path + ("label",), pattern=_LABEL, what="a label of letters, digits, '.', '_' or '-'")
+        else:
+            label = root.name if name == "folder" else name
+        prot = c.strings(item["protocols"], path + ("protocols",), tuple(PROTOCOL_METRICS)) if "protocols" in item else protocols
+        if any(d.label == label for d in out):
+            raise c.fail(path + ("label",), f"label {label!r} is used twice; give each dataset entry its own label")
+        out.append(DatasetSpec(name=name, splits=splits, label=label, data_root=root, protocols=prot))
+    return tuple(out)
+
+
+def _models(c: Checker, value: Any) -> tuple[ModelSpec, ...]:
+    out = []
+    for i, item in enumerate(c.items(value, ("models",), "models ({name: vit_t})")):
+        path = ("models", i)
+        c.mapping(item, path, ("name", "checkpoint", "device"), required=("name",))
+        name = c.string(item["name"], path + ("name",), MODELS)
+        ckpt = c.path(item["checkpoint"], path + ("checkpoint",), "file") if item.get("checkpoint") is not None else None
+        device = None
+        if item.get("device") is not None:
+            device = c.string(item["device"], path + ("device",), pattern=_DEVICE, what="auto, cpu, mps, cuda or cuda:N")
+            device = None if device == "auto" else device
+        if any(m.name == name for m in out):
+            raise c.fail(path + ("name",), f"model {name!r} is listed twice")
+        out.append(ModelSpec(name=name, checkpoint=ckpt, device=device))
+    return tuple(out)
+
+
+def _baselines(c: Checker, value: Any, datasets: tuple[DatasetSpec, ...]) -> dict[str, BaselineSpec]:
+    if value is None:
+        return {}
+    labels = tuple(d.label for d in datasets)
+    c.mapping(value, ("baselines",), labels)
+    out = {}
+    for label, item in value.items():
+        path = ("baselines", label)
+        c.mapping(item, path, ("root", "methods"), required=("root",))
+        root = c.path(item["root"], path + ("root",), "dir")
+        splits = next(d.splits for d in datasets if d.label == label)
+        methods = None
+        raw = item.get("methods", "all")
+        if raw != "all":
+            found = []
+            for j, entry in enumerate(c.items(raw, path + ("methods",), "method names, {name:, splits:} or the string all")):
+                mpath = path + ("methods", j)
+                if isinstance(entry, dict):
+                    c.mapping(entry, mpath, ("name", "splits"), required=("name",))
+                    name = c.string(entry["name"], mpath + ("name",))
+                    msplits = c.strings(entry["splits"], mpath + ("splits",), splits) if "splits" in entry else None
+                else:
+                    name = c.string(entry, mpath, what="a method name (the folder under root)")
+                    msplits = None
+                if c.check_paths and not (root / name).is_dir():
+                    raise c.fail(mpath, f"no folder {root / name} with this method's maps")
+                if any(m.name == name for m in found):
+                    raise c.fail(mpath, f"method {name!r} is listed twice")
+                found.append(BaselineMethod(name=name, splits=msplits))
+            methods = tuple(found)
+        out[label] = BaselineSpec(dataset=label, root=root, methods=methods)
+    return out
+
+
+def _units(c: Checker, value: Any, path: KeyPath, datasets: tuple[DatasetSpec, ...], protocol: str) -> tuple[str, ...]:
+    """Refs ``label/split`` (or ``label`` for all its splits); default: every unit evaluated under ``protocol``."""
+    if value is None:
+        refs = [f"{d.label}/{s}" for d in datasets if protocol in d.protocols for s in d.splits]
+        if not refs:
+            raise c.fail(path, f"no dataset is evaluated with protocol {protocol!r}; add it to a dataset's protocols")
+        return tuple(refs)
+    known = {f"{d.label}/{s}": d for d in datasets for s in d.splits}
+    refs: list[str] = []
+    for i, ref in enumerate(c.strings(value, path)):
+        if "/" not in ref:
+            matches = [r for r in known if r.split("/")[0] == ref]
+        else:
+            matches = [ref] if ref in known else []
+        if not matches:
+            raise c.fail(path + (i,), f"{ref!r} is not a dataset of this definition; expected one of {', '.join(known)} (label/split) or a label")
+        for r in matches:
+            if protocol not in known[r].protocols:
+                raise c.fail(path + (i,), f"{r} is not evaluated with protocol {protocol!r} (its protocols: {', '.join(known[r].protocols)})")
+            if r not in refs:
+                refs.append(r)
+    return tuple(refs)
+
+
+def _protocol(c: Checker, item: dict, path: KeyPath, protocols: tuple[str, ...]) -> str:
+    if "protocol" in item:
+        return c.string(item["protocol"], path + ("protocol",), tuple(PROTOCOL_METRICS))
+    if len(protocols) == 1:
+        return protocols[0]
+    raise c.fail(path + ("protocol",), f"missing key 'protocol' (the definition uses {', '.join(protocols)}; say which)")
+
+
+def _all_protocols(datasets) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p for d in datasets for p in d.protocols))
+
+
+def _tables(c: Checker, value: Any, datasets) -> tuple[TableSpec, ...]:
+    if value is None:
+        return ()
+    out = []
+    for i, item in enumerate(c.items(value, ("tables",), "tables ({kind: main, protocol: steel})", allow_empty=True)):
+        path = ("tables", i)
+        c.mapping(item, path, ("kind", "name", "protocol", "units", "methods", "metrics", "formats"), required=("kind",))
+        kind = c.string(item["kind"], path + ("kind",), TABLE_KINDS)
+        protocol = _protocol(c, item, path, _all_protocols(datasets))
+        units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
+        methods = c.strings(item["methods"], path + ("methods",)) if "methods" in item else None
+        metrics = c.strings(item["metrics"], path + ("metrics",), PROTOCOL_METRICS[protocol]) if "metrics" in item else None
+        formats = c.strings(item["formats"], path + ("formats",), TABLE_FORMATS) if "formats" in item else TABLE_FORMATS
+        name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else f"{kind}-{protocol}"
+        out.append(TableSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods, metrics=metrics, formats=formats))
+    _unique_names(c, out, "tables")
+    return tuple(out)
+
+
+def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
+    if value is None:
+        return ()
+    out = []
+    keys = ("kind", "name", "protocol", "units", "methods", "metric", "curves", "examples")
+    for i, item in enumerate(c.items(value, ("figures",), "figures ({kind: curves})", allow_empty=True)):
+        path = ("figures", i)
+        c.mapping(item, path, keys, required=("kind",))
+        kind = c.string(item["kind"], path + ("kind",), FIGURE_KINDS)
+        if kind == "curves" and "protocol" not in item:
+            protocol = "sod"  # curves exist only for the sod protocol
+        else:
+            protocol = _protocol(c, item, path, _all_protocols(datasets))
+        if kind == "curves" and protocol != "sod":
+            raise c.fail(path + ("protocol",), "PR and F-measure curves come from the sod protocol; expected sod")
+        units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
+        methods = c.strings(item["methods"], path + ("methods",)) if "methods" in item else None
+        for key, allowed_kind in (("metric", "category_bars"), ("curves", "curves"), ("examples", "qualitative")):
+            if key in item and kind != allowed_kind:
+                raise c.fail(path + (key,), f"{key!r} applies to {allowed_kind} figures, not {kind}")
+        metric = None
+        if kind == "category_bars":
+            if "metric" not in item:
+                raise c.fail(path + ("metric",), f"missing key 'metric' (one of {', '.join(PROTOCOL_METRICS[protocol])})")
+            metric = c.string(item["metric"], path + ("metric",), PROTOCOL_METRICS[protocol])
+        curves = c.strings(item["curves"], path + ("curves",), CURVES) if "curves" in item else DEFAULT_CURVES
+        examples = _examples(c, item.get("examples"), path + ("examples",), protocol) if kind == "qualitative" else None
+        name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else f"{kind}-{protocol}"
+        out.append(FigureSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods,
+                              metric=metric, curves=curves if kind == "curves" else DEFAULT_CURVES, examples=examples))
+    _unique_names(c, out, "figures")
+    return tuple(out)
+
+
+def _examples(c: Checker, value: Any, path: KeyPath, protocol: str) -> ExampleRule:
+    if value is None:
+        raise c.fail(path, "a qualitative figure needs examples: {rule: best_median_worst, metric: ..., method: ...} or {rule: stems, stems: [...]}")
+    c.mapping(value, path, ("rule", "metric", "method", "per_category", "stems"), required=("rule",))
+    rule = c.string(value["rule"], path + ("rule",), EXAMPLE_RULES)
+    if rule == "stems":
+        for key in ("metric", "method"):
+            if key in value:
+                raise c.fail(path + (key,), f"{key!r} is used by rule best_median_worst, not stems")
+        if "stems" not in value:
+            raise c.fail(path + ("stems",), "missing key 'stems' (the image stems to show)")
+        return ExampleRule(rule=rule, stems=c.strings(value["stems"], path + ("stems",)), per_category=False)
+    for key in ("metric", "method"):
+        if key not in value:
+            raise c.fail(path + (key,), f"missing key {key!r} (best_median_worst ranks images by one method's metric)")
+    if "stems" in value:
+        raise c.fail(path + ("stems",), "'stems' is used by rule stems, not best_median_worst")
+    per_category = c.boolean(value["per_category"], path + ("per_category",)) if "per_category" in value else True
+    return ExampleRule(
+        rule=rule,
+        metric=c.string(value["metric"], path + ("metric",), PROTOCOL_METRICS[protocol]),
+        method=c.string(value["method"], path + ("method",)),
+        per_category=per_category,
+    )
+
+
+def _unique_names(c: Checker, specs: list, section: str) -> None:
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        if spec.name in seen:
+            raise c.fail((section, i, "name"), f"name {spec.name!r} is also used by {section}[{seen[spec.name]}]; give one of them a name:")
+        seen[spec.name] = i
+
+
+# --- entry point ---------------------------------------------------------------------------------
+def load_definition(path: str | os.PathLike, check_paths: bool = True) -> Definition:
+    """Read, merge (``extends``) and validate a definition; ``check_paths=False`` skips existence checks
+    (to lint a definition for another machine, e.g. experiments/paper.yaml)."""
+    top = Path(path).expanduser().resolve()
+    data, origins, files = load_tree(top, ())
+    c = Checker(top, origins, check_paths)
+    c.mapping(data, (), _TOP_KEYS, required=("name", "datasets", "models", "modes"))
+    name = c.string(data["name"], ("name",), pattern=_LABEL, what="a name of letters, digits, '.', '_' or '-'")
+    description = c.string(data["description"], ("description",)) if data.get("description") else ""
+    seed = c.integer(data["seed"], ("seed",), 0) if "seed" in data else 0
+    protocols = c.strings(data["protocols"], ("protocols",), tuple(PROTOCOL_METRICS)) if "protocols" in data else ("sod",)
+    datasets = _datasets(c, data["datasets"], protocols)
+    models = _models(c, data["models"])
+    modes = _modes(c, data["modes"], seed)
+    baselines = _baselines(c, data.get("baselines"), datasets)
+    tables = _tables(c, data.get("tables"), datasets)
+    figures = _figures(c, data.get("figures"), datasets)
+    output = c.path(data["output"], ("output",), None) if "output" in data else Path.cwd() / "results" / name
+    if "predictions" in data:
+        predictions = c.path(data["predictions"], ("predictions",), None)
+    else:
+        predictions = output.parent / "predictions" / name
+    return Definition(
+        name=name, path=top, datasets=datasets, models=models, modes=modes, baselines=baselines,
+        protocols=_all_protocols(datasets), tables=tables, figures=figures, seed=seed, output=output,
+        predictions=predictions, description=description, sources=files,
+    )

@@ -1,0 +1,95 @@
+"""``<output>/README.md``: what a study's folder holds and what produced it.
+
+Someone opening a results folder months later must see which definition, model weights, data and
+code commit made it, and find each table and figure without reading code.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+from samis.experiments.definition import Definition
+from samis.experiments.layout import Layout
+from samis.imageio import atomic_write_bytes
+
+
+def _rel(path: Path, base: Path) -> str:
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _manifests(layout: Layout) -> list[dict]:
+    out = []
+    for spec in layout.definition.datasets:
+        for method in layout.sam_methods():
+            path = layout.sam_root(spec.label) / method / "manifest.json"
+            if path.is_file():
+                try:
+                    m = json.loads(path.read_text())
+                except ValueError:
+                    continue
+                maps = sum(1 for p in path.parent.iterdir() if p.suffix == ".png")
+                out.append({"label": spec.label, "method": method, "maps": maps, **m})
+    return out
+
+
+def write_readme(definition: Definition) -> Path:
+    from samis import __version__
+    from samis.runners.store import git_commit
+
+    layout = Layout(definition)
+    out = layout.output
+    d = definition
+    lines = [f"# {d.name}", ""]
+    if d.description:
+        lines += [d.description, ""]
+    lines += [
+        f"Produced by `samis reproduce {d.path}` (samis {__version__}, git commit `{git_commit() or 'unknown'}`), "
+        f"last updated {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}.",
+        "",
+        "Definition: " + " extends ".join(f"`{p}`" for p in d.sources),
+        "",
+        "## Data",
+        "",
+        "| label | dataset | splits | data root | protocols |",
+        "|---|---|---|---|---|",
+    ]
+    for s in d.datasets:
+        lines.append(f"| {s.label} | {s.name} | {', '.join(s.splits)} | `{s.data_root or '$SAMIS_DATA_ROOT'}` | {', '.join(s.protocols)} |")
+    lines += ["", "## SAM runs", "", f"Maps: `{d.predictions}`", "",
+              "| dataset | method | maps | model | weights digest | code commit |", "|---|---|---|---|---|---|"]
+    for m in _manifests(layout):
+        lines.append(f"| {m['label']} | {m['method']} | {m['maps']} | {m.get('model')} | `{str(m.get('model_digest'))[:16]}` | "
+                     f"`{m.get('git_commit')}` |")
+    if d.baselines:
+        lines += ["", "## Stored baselines", ""]
+        for label, b in d.baselines.items():
+            lines.append(f"- {label}: `{b.root}`: {', '.join(b.method_names())}")
+    lines += ["", "## Results", ""]
+    for p in sorted((out / "results").rglob("*.csv")) if (out / "results").is_dir() else []:
+        lines.append(f"- [{_rel(p, out)}]({_rel(p, out)})")
+    lines += ["", "## Tables", ""]
+    for t in d.tables:
+        md = layout.tables / f"{t.name}.md"
+        files = [layout.tables / f"{t.name}{ext}" for ext in (".md", ".tex", ".csv")]
+        links = ", ".join(f"[{p.suffix[1:]}]({_rel(p, out)})" for p in files if p.is_file())
+        lines.append(f"### {t.name} ({t.kind}, {t.protocol} protocol): {links or 'not rendered yet'}")
+        lines.append("")
+        if md.is_file():
+            lines += [md.read_text().rstrip(), ""]
+    lines += ["## Figures", ""]
+    for f in d.figures:
+        for ref in f.units:
+            stem = layout.figures / f"{f.name}-{ref.replace('/', '-')}"
+            pngs = sorted(layout.figures.glob(stem.name + "*.png")) if layout.figures.is_dir() else []
+            if not pngs:
+                lines.append(f"- {stem.name} ({f.kind}): not drawn yet")
+            for png in pngs:
+                lines += [f"### {png.stem}", "", f"![{png.stem}]({_rel(png, out)}) ([pdf]({_rel(png.with_suffix('.pdf'), out)}))", ""]
+    path = out / "README.md"
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+    return path

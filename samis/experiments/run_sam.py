@@ -1,0 +1,129 @@
+"""The SAM share of a study: maps for every model x mode x dataset that are not there yet, timed.
+
+Each dataset entry is run once over the union of its splits (the test split of SD-saliency-900 is
+part of ``full``), so no image is segmented twice. Work is grouped as the runners share it: each
+prompted mode alone, automatic policies with one generator together (one mask generation per
+image). Before the groups, one encoder pass fills the embedding cache and is timed on its own, so
+every group's time is decoder-side only and the "time per image" of a method is encoder + its group,
+whatever order the groups ran in. Timing is written per shard and only when images were processed,
+so a resumed run never overwrites a real measurement with a near-zero one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from samis.datasets import get_dataset
+from samis.datasets.base import natural_key
+from samis.experiments.definition import DatasetSpec, Definition
+from samis.experiments.layout import Layout
+from samis.imageio import atomic_write_bytes
+
+
+class AllSplits:
+    """A dataset entry's samples over all its splits (deduplicated by stem, sorted), for the runners."""
+
+    def __init__(self, spec: DatasetSpec):
+        self.spec = spec
+        self.name = spec.name
+        self.split = "+".join(spec.splits)
+        self.sets = [get_dataset(spec.name, root=spec.data_root, split=s) for s in spec.splits]
+        self.root = self.sets[0].root
+        self._samples = None
+
+    def samples(self) -> list:
+        if self._samples is None:
+            by_stem = {}
+            for ds in self.sets:
+                for s in ds.samples():
+                    by_stem.setdefault(s.stem, s)
+            self._samples = sorted(by_stem.values(), key=lambda s: (natural_key(s.category), natural_key(s.stem)))
+        return list(self._samples)
+
+
+def groups(configs: tuple[dict, ...]) -> list[list[dict]]:
+    """Configs that the runners process together: prompted modes one by one, automatic by generator."""
+    from samis.runners.config import generator_key
+
+    out: list[list[dict]] = []
+    auto: dict[tuple, list[dict]] = {}
+    for cfg in configs:
+        if cfg["mode"] == "automatic":
+            key = generator_key(cfg)
+            if key not in auto:
+                auto[key] = []
+                out.append(auto[key])
+            auto[key].append(cfg)
+        else:
+            out.append([cfg])
+    return out
+
+
+def shard_tag(shard) -> str:
+    from samis.runners.engine import parse_shard
+
+    i, n = parse_shard(shard)
+    return f"{i}-of-{n}"
+
+
+def _write_timing(folder: Path, name: str, record: dict) -> None:
+    atomic_write_bytes(folder / f"{name}.json", (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
+
+
+def run_sam(definition: Definition, shard=(0, 1), progress: bool = True, echo=print) -> None:
+    """Write the missing SAM maps of this shard for every model and dataset of the definition."""
+    from samis.runners import CachedSamPredictor, method_name, predict_many
+    from samis.runners.engine import get_model, shard_samples
+    from samis.runners.store import done_stems, same_options
+
+    layout = Layout(definition)
+    tag = shard_tag(shard)
+    for model in definition.models:
+        for spec in definition.datasets:
+            dataset = AllSplits(spec)
+            mine = shard_samples(dataset.samples(), shard)
+            root = layout.sam_root(spec.label)
+            names = [method_name(model.name, cfg) for cfg in definition.modes]
+            # maps of other options under the same name are not done: the runner refuses or replaces them
+            done = {name: done_stems(root / name) if same_options(root / name, cfg, model.name) else set()
+                    for name, cfg in zip(names, definition.modes)}
+            pending = [s for s in mine if any(s.stem not in done[n] for n in names)]
+            if not pending:
+                echo(f"run: {model.name} on {spec.label} (shard {tag}): all {len(mine)} images done, skipped")
+                continue
+            echo(f"run: {model.name} on {spec.label} (shard {tag}): {len(pending)} of {len(mine)} images to do")
+            sam, digest = get_model(model.name, model.checkpoint, model.device)
+            predictor = CachedSamPredictor(sam, digest)
+            start = time.perf_counter()
+            for sample in pending:
+                predictor.set_image(sample.load_image())
+            if predictor.stats.misses:
+                per_image = (time.perf_counter() - start) / predictor.stats.misses
+                _write_timing(layout.timing_dir(spec.label), f"{model.name}-encoder.{tag}",
+                              {"images": predictor.stats.misses, "seconds_per_image": per_image})
+            for group in groups(definition.modes):
+                report = predict_many(dataset, model.name, group, root, checkpoint=model.checkpoint,
+                                      device=model.device, shard=shard, progress=progress, model=(sam, digest))
+                if report.images:
+                    for name, method in report.methods.items():
+                        _write_timing(layout.timing_dir(spec.label), f"{name}.{tag}", {
+                            "images": report.images, "seconds": report.seconds,
+                            "seconds_per_image": report.seconds / report.images,
+                            "methods_in_group": sorted(report.methods), "model": model.name,
+                            "written": method.written,
+                        })
+
+
+def time_per_image(layout: Layout, label: str, method: str, model: str) -> float | None:
+    """Seconds per image of ``method``: its group's decoder-side time plus the encoder's, over all shards."""
+    folder = layout.timing_dir(label)
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob(f"{method}.*.json"))] if folder.is_dir() else []
+    enc = [json.loads(p.read_text()) for p in sorted(folder.glob(f"{model}-encoder.*.json"))] if folder.is_dir() else []
+    if not runs:
+        return None
+    images = sum(r["images"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    encoder = sum(e["seconds_per_image"] * e["images"] for e in enc) / max(1, sum(e["images"] for e in enc)) if enc else 0.0
+    return seconds / images + encoder

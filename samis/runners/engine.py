@@ -1,0 +1,221 @@
+"""Running SAM over a dataset: every asked mode per image, one embedding per image, resumable.
+
+Images are visited once; each image is encoded once (or read from the embedding cache) and every
+pending mode is computed from that embedding, so asking for box and point together costs one
+encoder pass. Maps are written atomically as they are produced, so an interrupted run loses
+nothing already written, and a rerun skips the maps that exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from samis.errors import CheckpointError, ConfigError, DataError
+from samis.imageio import write_png
+from samis.runners import store
+from samis.runners.config import config_hash, method_name, normalize
+
+log = logging.getLogger("samis.runners")
+
+_MODELS: dict[tuple, tuple] = {}
+
+
+def resolve_device(device: str | None) -> str:
+    """CUDA when present, else CPU; an explicit CUDA device without CUDA is an error, not a fallback."""
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    return str(device)
+
+
+def get_model(model_name: str, checkpoint=None, device=None):
+    """``(sam, digest)`` from ``samis.models.load_sam``, loaded once per process and device."""
+    device = resolve_device(device)
+    key = (model_name, str(checkpoint) if checkpoint else None, device)
+    if key not in _MODELS:
+        try:
+            from samis.models import load_sam
+        except ImportError as exc:
+            raise CheckpointError(f"cannot load model {model_name!r}: samis.models is unavailable ({exc})") from None
+        _MODELS[key] = load_sam(model_name, checkpoint=checkpoint, device=device)
+    return _MODELS[key]
+
+
+def parse_shard(shard) -> tuple[int, int]:
+    """``(i, n)`` or ``"i/n"``: this process does the i-th of n shares (0-based)."""
+    if isinstance(shard, str):
+        try:
+            i, n = (int(v) for v in shard.split("/"))
+        except ValueError:
+            raise ConfigError(f"--shard {shard!r}: write it i/n, e.g. 0/4 for the first of four shares") from None
+    else:
+        i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"shard {i}/{n}: need n >= 1 and 0 <= i < n")
+    return int(i), int(n)
+
+
+def shard_samples(samples: list, shard) -> list:
+    """The i-th of n shares by index in the sorted sample list: a fixed split, whoever runs it."""
+    i, n = parse_shard(shard)
+    stems = [s.stem for s in samples]
+    if len(set(stems)) != len(stems):
+        dup = sorted({s for s in stems if stems.count(s) > 1})[:5]
+        raise DataError(f"the dataset has several images with the same stem ({', '.join(dup)}): maps would collide")
+    return [s for k, s in enumerate(samples) if k % n == i]
+
+
+@dataclass
+class MethodReport:
+    method: str
+    folder: Path
+    written: int = 0
+    skipped: int = 0
+    empty_gt: int = 0
+
+
+@dataclass
+class RunReport:
+    methods: dict[str, MethodReport] = field(default_factory=dict)
+    images: int = 0
+    seconds: float = 0.0
+    encoder_passes: int = 0
+    embedding_hits: int = 0
+    generated: int = 0
+
+
+@dataclass
+class _Job:
+    cfg: dict
+    report: MethodReport
+    todo: set
+
+
+def predict(dataset, model_name, mode_config, out_root, checkpoint=None, device=None, shard=(0, 1),
+            progress=True, **kwargs) -> Path:
+    """Write ``<out_root>/<method>/<stem>.png`` for every sample of the shard not done yet; return the folder."""
+    report = predict_many(dataset, model_name, [mode_config], out_root, checkpoint=checkpoint, device=device,
+                          shard=shard, progress=progress, **kwargs)
+    return next(iter(report.methods.values())).folder
+
+
+def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, device=None, shard=(0, 1),
+                 progress=True, overwrite=False, cache_dir=None, model=None) -> RunReport:
+    """Several modes in one pass over the images, sharing each image's embedding and generated masks.
+
+    ``model``: an already loaded ``(sam, digest)`` pair (skips ``load_sam``); ``cache_dir``: the
+    cache root (default ``samis.paths.cache_dir()``), ``False`` for no disk cache.
+    """
+    from tqdm.auto import tqdm
+
+    from samis.runners.automatic import AutomaticRunner, MaskCache, policy_map
+    from samis.runners.embedding_cache import CachedSamPredictor
+    from samis.runners.prompted import prompted_map
+
+    t_start = time.perf_counter()
+    cfgs = [normalize(c) for c in mode_configs]
+    if not cfgs:
+        raise ConfigError("no mode to run: give at least one --mode")
+    names = [method_name(model_name, c) for c in cfgs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two modes map to the same method name ({', '.join(names)}); set name=... to tell them apart")
+    samples = shard_samples(list(dataset.samples()), shard)
+
+    sam, digest = model if model is not None else get_model(model_name, checkpoint, device)
+    out_root = Path(out_root)
+    jobs = []
+    for cfg, name in zip(cfgs, names):
+        folder = out_root / name
+        chash = config_hash(cfg, model_name, digest)
+        store.prepare(folder, store.manifest_for(name, cfg, model_name, digest, chash, dataset), overwrite)
+        done = set() if overwrite else store.done_stems(folder)
+        todo = {s.stem for s in samples if s.stem not in done}
+        jobs.append(_Job(cfg, MethodReport(name, folder, skipped=len(samples) - len(todo)), todo))
+    run = RunReport(methods={j.report.method: j.report for j in jobs})
+    work = [s for s in samples if any(s.stem in j.todo for j in jobs)]
+
+    predictors: dict = {}
+
+    def predictor_for(cfg):
+        key = cfg["autocast"]
+        if key not in predictors:
+            predictors[key] = CachedSamPredictor(sam, digest, cache_dir=cache_dir, autocast=cfg["autocast"])
+        return predictors[key]
+
+    mask_root = None
+    if cache_dir is not False:
+        from samis.paths import cache_dir as default_cache
+
+        mask_root = Path(cache_dir if cache_dir is not None else default_cache()) / "masks" / digest[:16]
+    runners = {}
+    batch = max(c["batch_size"] for c in cfgs) if str(getattr(sam, "device", "cpu")).startswith("cuda") else 1
+
+    i_shard, n_shard = parse_shard(shard)
+    bar = tqdm(total=len(work), unit="img", disable=not progress, dynamic_ncols=True,
+               desc=f"{getattr(dataset, 'name', 'dataset')} {i_shard}/{n_shard}")
+    try:
+        for start in range(0, len(work), batch):
+            chunk = work[start:start + batch]
+            images = [s.load_image() for s in chunk]
+            if batch > 1:
+                for p in {id(p): p for p in (predictor_for(j.cfg) for j in jobs)}.values():
+                    p.prefetch(images)
+            for sample, image in zip(chunk, images):
+                _one_image(sample, image, jobs, predictor_for, runners, mask_root, sam, prompted_map, policy_map,
+                           AutomaticRunner, MaskCache)
+                run.images += 1
+                bar.update(1)
+    finally:
+        bar.close()
+        run.seconds = time.perf_counter() - t_start
+        for p in predictors.values():
+            run.encoder_passes += p.stats.misses
+            run.embedding_hits += p.stats.hits
+        run.generated = sum(r.generated for r in runners.values())
+        for j in jobs:
+            r = j.report
+            line = (f"shard {i_shard}/{n_shard}: written {r.written}, skipped {r.skipped} (done before), "
+                    f"empty ground truth {r.empty_gt}")
+            log.info("%s: %s", r.method, line)
+            if r.folder.is_dir():
+                store.log_run(r.folder, line)
+    return run
+
+
+def _one_image(sample, image, jobs, predictor_for, runners, mask_root, sam, prompted_map, policy_map,
+               AutomaticRunner, MaskCache):
+    # prompted modes first: they share one set_image; the generator sets (and resets) its own
+    pending = sorted((j for j in jobs if sample.stem in j.todo), key=lambda j: j.cfg["mode"] == "automatic")
+    image = np.ascontiguousarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise DataError(f"{sample.image_path}: expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
+    needs_gt = any(j.cfg["mode"] != "automatic" or j.cfg["policy"] == "oracle" for j in pending)
+    gt = sample.load_mask() if needs_gt else None
+    if gt is not None and gt.shape != image.shape[:2]:
+        raise DataError(f"{sample.mask_path}: mask is {gt.shape}, image {sample.image_path} is {image.shape[:2]}")
+    set_for = None
+    for j in pending:
+        cfg = j.cfg
+        predictor = predictor_for(cfg)
+        if cfg["mode"] == "automatic":
+            if id(predictor) not in runners:
+                runners[id(predictor)] = AutomaticRunner(sam, predictor, MaskCache(mask_root))
+            masks = runners[id(predictor)].masks(image, cfg)
+            out = policy_map(masks, cfg, gt)
+            set_for = None  # the generator resets the predictor
+        else:
+            if set_for is not predictor:
+                predictor.set_image(image)
+                set_for = predictor
+            out, empty = prompted_map(predictor, gt, cfg, sample.stem)
+            j.report.empty_gt += int(empty)
+        write_png(j.report.folder / f"{sample.stem}.png", out)
+        j.report.written += 1

@@ -1,0 +1,144 @@
+"""``SamAutomaticMaskGenerator`` with the same masks, computed faster on the CPU.
+
+The stock generator runs the full mask decoder per prompt (the image embedding
+copied per prompt, every projection over 4096 positions, mask upscaling and
+full-resolution post-processing for every candidate mask) and then throws most
+candidates away on their predicted IoU. This subclass changes only how the
+candidates are computed, never which are kept:
+
+* the decoder runs through :mod:`samis.runners.fast_decoder` (per-image work once
+  per crop, few-token attentions with folded projections);
+* the predicted-IoU filter is applied *before* mask upscaling: the IoU head needs
+  only the output tokens, so prompts whose three masks all fail
+  ``pred_iou_thresh`` never reach the upscaling convolutions, and only the kept
+  masks are resized to the image. The filter is per mask, so moving it earlier
+  does not change the kept set.
+
+Everything after that (stability score, boxes, crop-edge filter, RLE, NMS, crops,
+small-region post-processing, output records) is the stock code path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+import numpy as np
+import torch
+from segment_anything import SamAutomaticMaskGenerator
+from segment_anything.utils.amg import (
+    MaskData,
+    batched_mask_to_box,
+    calculate_stability_score,
+    is_box_near_crop_edge,
+    mask_to_rle_pytorch,
+    uncrop_masks,
+)
+
+from samis.runners import fast_decoder
+
+
+def _is_predictor(obj: Any) -> bool:
+    return hasattr(obj, "set_image") and hasattr(obj, "model") and hasattr(obj, "transform")
+
+
+class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
+    """Drop-in for ``SamAutomaticMaskGenerator``: same arguments, same ``generate``
+    output. ``model`` may be a ``Sam`` or any ``SamPredictor`` (e.g. a
+    ``CachedSamPredictor``); with a predictor, its ``set_image`` is called once per
+    crop exactly as the stock generator does, so a cached embedding is reused.
+    """
+
+    def __init__(self, model, *args, **kwargs) -> None:
+        predictor = model if _is_predictor(model) else None
+        super().__init__(predictor.model if predictor is not None else model, *args, **kwargs)
+        if predictor is not None:
+            self.predictor = predictor
+        self._state_for = None  # the features tensor the cached state belongs to
+        self._state = None
+
+    def _image_state(self) -> fast_decoder.ImageState:
+        feats = self.predictor.features
+        if self._state_for is not feats:
+            self._state = fast_decoder.prepare_image(self.predictor.model, feats)
+            self._state_for = feats
+        return self._state
+
+    def _process_crop(self, *args, **kwargs) -> MaskData:
+        try:
+            return super()._process_crop(*args, **kwargs)
+        finally:
+            self._state_for = self._state = None  # do not hold a crop's tensors
+
+    @torch.no_grad()
+    def _candidates(self, points: np.ndarray, im_size: Tuple[int, ...]) -> MaskData:
+        """Masks (full-resolution logits) and IoU predictions of the candidates
+        that pass ``pred_iou_thresh``, in the stock order (prompt-major)."""
+        pred = self.predictor
+        sam = pred.model
+        state = self._image_state()
+        transformed = pred.transform.apply_coords(points, im_size)
+        in_points = torch.as_tensor(transformed, device=pred.device)
+        in_labels = torch.ones(in_points.shape[0], dtype=torch.int, device=in_points.device)
+        sparse, _ = sam.prompt_encoder(points=(in_points[:, None, :], in_labels[:, None]), boxes=None, masks=None)
+
+        tokens = list(range(1, sam.mask_decoder.num_mask_tokens))  # multimask_output=True
+        hs, keys = fast_decoder.decode_tokens(sam, state, sparse, [0] + [1 + i for i in tokens])
+        iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, tokens]
+        keep = iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)
+        rows = keep.any(dim=1).nonzero().flatten()
+        point_rows = torch.as_tensor(points).repeat_interleave(len(tokens), dim=0)
+        if len(rows) == 0:
+            empty = torch.zeros((0, *pred.original_size), dtype=torch.float32)
+            return MaskData(masks=empty, iou_preds=iou.flatten()[:0], points=point_rows[:0])
+        low_res = fast_decoder.mask_logits(sam, state, hs[rows, 1:], keys[rows], tokens)
+        sel = keep[rows]
+        masks = fast_decoder.resize_logits(sam, low_res[sel], pred.input_size, pred.original_size)
+        flat_keep = keep.flatten()
+        return MaskData(masks=masks, iou_preds=iou.flatten()[flat_keep], points=point_rows[flat_keep])
+
+    def _process_batch(
+        self,
+        points: np.ndarray,
+        im_size: Tuple[int, ...],
+        crop_box: list,
+        orig_size: Tuple[int, ...],
+    ) -> MaskData:
+        orig_h, orig_w = orig_size
+        data = self._candidates(points, im_size)
+
+        # From here on: the stock SamAutomaticMaskGenerator._process_batch.
+        data["stability_score"] = calculate_stability_score(
+            data["masks"], self.predictor.model.mask_threshold, self.stability_score_offset
+        )
+        if self.stability_score_thresh > 0.0:
+            data.filter(data["stability_score"] >= self.stability_score_thresh)
+        data["masks"] = data["masks"] > self.predictor.model.mask_threshold
+        data["boxes"] = batched_mask_to_box(data["masks"])
+        keep_mask = ~is_box_near_crop_edge(data["boxes"], crop_box, [0, 0, orig_w, orig_h])
+        if not torch.all(keep_mask):
+            data.filter(keep_mask)
+        data["masks"] = uncrop_masks(data["masks"], crop_box, orig_h, orig_w)
+        data["rles"] = mask_to_rle_pytorch(data["masks"])
+        del data["masks"]
+        return data
+
+
+def mask_agreement(stock: list[dict], fast: list[dict]) -> dict:
+    """How closely two ``generate`` outputs agree: count equality and the smallest
+    IoU of a mask with its best match in the other set (both directions).
+    ``min_iou`` is 1.0 for two empty sets, 0.0 when only one is empty."""
+
+    def as_masks(records):
+        from segment_anything.utils.amg import rle_to_mask
+
+        return [r["segmentation"] if isinstance(r["segmentation"], np.ndarray) else rle_to_mask(r["segmentation"]) for r in records]
+
+    a, b = as_masks(stock), as_masks(fast)
+    if not a or not b:
+        return {"same_count": len(a) == len(b), "min_iou": 1.0 if len(a) == len(b) else 0.0}
+    fa = np.stack([m.reshape(-1) for m in a]).astype(np.float32)
+    fb = np.stack([m.reshape(-1) for m in b]).astype(np.float32)
+    inter = fa @ fb.T
+    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return {"same_count": len(a) == len(b), "min_iou": float(min(iou.max(1).min(), iou.max(0).min()))}

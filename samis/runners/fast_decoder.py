@@ -1,0 +1,264 @@
+"""SAM's mask decoder, reorganised so that per-image work is done once per image.
+
+The stock ``MaskDecoder`` copies the 64x64x256 image embedding once per prompt
+(``repeat_interleave``) and runs every projection of the two-way transformer over
+4096 positions for every prompt. This module computes the same function with the
+same weights, but:
+
+* layer 0's image-side projections (token->image keys/values, image->token queries)
+  depend only on the image and are computed once (``prepare_image``);
+* attentions whose query side has only a few tokens (token->image, final) fold the
+  key/value projections into the tokens ("absorbed" projections): the per-prompt
+  cost becomes ``n_tokens x 4096`` instead of ``4096 x 256 x 128``;
+* image->token attention is a convex combination of a handful of token values, so
+  its output projection is applied to the token values, not to 4096 positions;
+* mask upscaling (the heaviest per-prompt part left) runs only for the prompts and
+  mask tokens the caller asks for, after the IoU head has been evaluated
+  (``decode_tokens`` then ``mask_logits``).
+
+The result equals the stock decoder up to float32 rounding (checked to ~1e-4 in
+``tests/test_fast_amg.py``). Works for segment_anything and mobile_sam models
+(same decoder code).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+
+@dataclass
+class ImageState:
+    """Per-image tensors shared by every prompt of one image (one crop)."""
+
+    src: Tensor  # (N, C) image embedding + no-mask dense embedding
+    pe: Tensor  # (N, C) dense positional encoding
+    k0: Tensor  # (N, Ci) layer 0 token->image keys
+    v0: Tensor  # (N, Ci) layer 0 token->image values
+    q0: Tensor  # (N, Ci) layer 0 image->token queries
+    hw: tuple  # (h, w) of the embedding grid
+
+
+def _heads(x: Tensor, n: int) -> Tensor:
+    b, t, c = x.shape
+    return x.reshape(b, t, n, c // n).transpose(1, 2)  # B x H x T x c
+
+
+def _recombine(x: Tensor) -> Tensor:
+    b, h, t, c = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * c)
+
+
+@torch.no_grad()
+def prepare_image(sam, features: Tensor) -> ImageState:
+    """Everything in the decoder that depends only on the image embedding."""
+    pe_mod = sam.prompt_encoder
+    dense = pe_mod.no_mask_embed.weight.reshape(1, -1)  # (1, C): no mask input
+    _, c, h, w = features.shape
+    src = features[0].flatten(1).transpose(0, 1) + dense  # (N, C)
+    pe = pe_mod.get_dense_pe()[0].flatten(1).transpose(0, 1).contiguous()
+    layer0 = sam.mask_decoder.transformer.layers[0]
+    t2i, i2t = layer0.cross_attn_token_to_image, layer0.cross_attn_image_to_token
+    src_pe = src + pe
+    return ImageState(
+        src=src.contiguous(),
+        pe=pe,
+        k0=t2i.k_proj(src_pe),
+        v0=t2i.v_proj(src),
+        q0=i2t.q_proj(src_pe),
+        hw=(h, w),
+    )
+
+
+def _self_attn(attn, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """Stock ``Attention`` on the few prompt tokens (cheap, kept as is)."""
+    return attn(q=q, k=k, v=v)
+
+
+def _token_to_image_shared(attn, q: Tensor, k_img: Tensor, v_img: Tensor) -> Tensor:
+    """Token->image attention against per-image keys/values (layer 0): all prompts'
+    tokens are stacked into one GEMM per head; the image side is never copied."""
+    n = attn.num_heads
+    b, t, _ = q.shape
+    c = attn.internal_dim // n
+    qh = attn.q_proj(q).reshape(b * t, n, c).transpose(0, 1)  # H x BT x c
+    kh = k_img.reshape(-1, n, c).transpose(0, 1)  # H x N x c
+    vh = v_img.reshape(-1, n, c).transpose(0, 1)
+    probs = torch.softmax(torch.bmm(qh, kh.transpose(1, 2)) * (1.0 / math.sqrt(c)), dim=-1)
+    out = torch.bmm(probs, vh)  # H x BT x c
+    return attn.out_proj(out.transpose(0, 1).reshape(b, t, n * c))
+
+
+def _token_to_image_absorbed(attn, q: Tensor, keys_pe: Tensor, keys: Tensor) -> Tensor:
+    """Token->image attention against per-prompt keys, with the key/value
+    projections folded into the few tokens (no 4096 x C x Ci GEMM).
+
+    logits_h = q_h Wk_h (keys+pe)^T (+ q_h.bk_h, constant over positions: drops out
+    of the softmax); out_h = softmax @ keys @ Wv_h^T + bv_h (rows sum to one).
+    """
+    n = attn.num_heads
+    b, t, _ = q.shape
+    ci = attn.internal_dim
+    c = ci // n
+    qh = _heads(attn.q_proj(q), n)  # B x H x T x c
+    wk = attn.k_proj.weight.reshape(n, c, -1)  # H x c x C
+    q_abs = torch.matmul(qh, wk).reshape(b, n * t, -1)  # B x HT x C
+    logits = torch.bmm(q_abs, keys_pe.transpose(1, 2)) * (1.0 / math.sqrt(c))  # B x HT x N
+    probs = torch.softmax(logits, dim=-1)
+    pooled = torch.bmm(probs, keys).reshape(b, n, t, -1)  # B x H x T x C
+    wv = attn.v_proj.weight.reshape(n, c, -1)  # H x c x C
+    out = torch.matmul(pooled, wv.transpose(1, 2)) + attn.v_proj.bias.reshape(n, 1, c)
+    return attn.out_proj(_recombine(out))
+
+
+def _image_to_token(attn, q_img: Tensor | None, keys_pe: Tensor | None, k_tok: Tensor, v_tok: Tensor) -> Tensor:
+    """Image->token attention; returns the out_proj'd update for every position
+    without an N x Ci x C output projection: each position's output is a convex
+    combination of the T token values, so out_proj is applied to those values.
+
+    Either ``q_img`` (projected per-image queries, layer 0) or ``keys_pe``
+    (per-prompt keys + pe, projection absorbed into the tokens) is given.
+    """
+    n = attn.num_heads
+    ci = attn.internal_dim
+    c = ci // n
+    kh = _heads(attn.k_proj(k_tok), n)  # B x H x T x c
+    vh = _heads(attn.v_proj(v_tok), n)  # B x H x T x c
+    b, _, t, _ = kh.shape
+    scale = 1.0 / math.sqrt(c)
+    # logits laid out B x H x T x N: the softmax over the few tokens then runs
+    # along a strided dim with the 4096 positions contiguous (much faster on CPU
+    # than a softmax over a last dim of size T).
+    if q_img is not None:
+        qh = q_img.reshape(-1, n, c).transpose(0, 1)  # H x N x c
+        logits = torch.matmul(kh, qh.transpose(1, 2).unsqueeze(0))  # B x H x T x N
+    else:
+        wq = attn.q_proj.weight.reshape(n, c, -1)  # H x c x C
+        k_abs = torch.matmul(kh, wq).reshape(b, n * t, -1)  # B x HT x C
+        bias = torch.matmul(kh, attn.q_proj.bias.reshape(n, c, 1)).reshape(b, n * t, 1)
+        logits = torch.baddbmm(bias, k_abs, keys_pe.transpose(1, 2)).reshape(b, n, t, -1)
+    probs = torch.softmax(logits * scale, dim=2).reshape(b, n * t, -1)  # B x HT x N
+    wo = attn.out_proj.weight.reshape(-1, n, c)  # C x H x c
+    v_out = torch.einsum("bhtc,dhc->bhtd", vh, wo).reshape(b, n * t, -1)  # B x HT x C
+    return torch.baddbmm(attn.out_proj.bias, probs.transpose(1, 2), v_out)  # B x N x C
+
+
+@torch.no_grad()
+def decode_tokens(sam, state: ImageState, sparse: Tensor, out_tokens: list[int] | None = None) -> tuple[Tensor, Tensor]:
+    """Run the two-way transformer for a batch of prompts.
+
+    Returns ``(hs, keys)``: the output tokens (B x T x C) and the image side
+    (B x N x C) that the mask upscaling needs. Tokens do not interact in the final
+    token->image attention, so with ``out_tokens`` (indices into the T tokens:
+    0 = IoU token, 1.. = mask tokens) only those are finished and ``hs`` is
+    B x len(out_tokens) x C in that order.
+    """
+    dec = sam.mask_decoder
+    tr = dec.transformer
+    out_tok = torch.cat([dec.iou_token.weight, dec.mask_tokens.weight], dim=0)
+    tokens = torch.cat((out_tok.unsqueeze(0).expand(sparse.shape[0], -1, -1), sparse), dim=1)
+    l0, l1 = tr.layers[0], tr.layers[1]
+    assert len(tr.layers) == 2 and l0.skip_first_layer_pe, "unexpected decoder layout"
+
+    # layer 0: image side shared by every prompt
+    queries = l0.norm1(_self_attn(l0.self_attn, tokens, tokens, tokens))
+    queries = l0.norm2(queries + _token_to_image_shared(l0.cross_attn_token_to_image, queries + tokens, state.k0, state.v0))
+    queries = l0.norm3(queries + l0.mlp(queries))
+    upd = _image_to_token(l0.cross_attn_image_to_token, state.q0, None, queries + tokens, queries)
+    keys = l0.norm4(upd.add_(state.src))
+
+    # layer 1: image side is per prompt now
+    q = queries + tokens
+    queries = l1.norm1(queries + _self_attn(l1.self_attn, q, q, queries))
+    keys_pe = keys + state.pe
+    queries = l1.norm2(queries + _token_to_image_absorbed(l1.cross_attn_token_to_image, queries + tokens, keys_pe, keys))
+    queries = l1.norm3(queries + l1.mlp(queries))
+    upd = _image_to_token(l1.cross_attn_image_to_token, None, keys_pe, queries + tokens, queries)
+    del keys_pe
+    keys = l1.norm4(upd.add_(keys))
+
+    # final token->image attention
+    if out_tokens is not None:
+        queries, tokens = queries[:, out_tokens], tokens[:, out_tokens]
+    attn_out = _token_to_image_absorbed(tr.final_attn_token_to_image, queries + tokens, keys + state.pe, keys)
+    queries = tr.norm_final_attn(queries + attn_out)
+    return queries, keys
+
+
+@torch.no_grad()
+def iou_predictions(sam, iou_token: Tensor) -> Tensor:
+    """IoU head (B x num_mask_tokens) from the finished IoU token (B x C)."""
+    return sam.mask_decoder.iou_prediction_head(iou_token)
+
+
+@torch.no_grad()
+def mask_logits(sam, state: ImageState, mask_tokens: Tensor, keys: Tensor, token_idx: list[int]) -> Tensor:
+    """Low-res mask logits (B x K x 4h x 4w) from K finished mask tokens (B x K x C);
+    ``token_idx`` names their hypernetwork MLPs (mask token indices).
+
+    The stock upscaling (ConvT 2x2/2, LayerNorm2d, GELU, ConvT 2x2/2, GELU, then a
+    per-pixel dot product with the hypernetwork vectors) maps each embedding position
+    to its own 4x4 block of output pixels. It is computed here per position with
+    plain GEMMs in position-major layout (no convolution, no NCHW shuffles), and only
+    the final B x K x 4h x 4w logits are rearranged.
+    """
+    dec = sam.mask_decoder
+    up = dec.output_upscaling
+    ct1, ln, act1, ct2, act2 = up[0], up[1], up[2], up[3], up[4]
+    b, n, c = keys.shape
+    h, w = state.hw
+    c1, c2 = ct1.out_channels, ct2.out_channels
+    # ConvT1: (B*N, C) @ (C, c1*2*2) -> per position, 2x2 sub-pixels of c1 channels
+    w1 = ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * c1)  # C x (dy dx c1)
+    x = torch.addmm(ct1.bias.repeat(4), keys.reshape(b * n, c), w1).reshape(-1, c1)
+    x = act1(F.layer_norm(x, (c1,), ln.weight, ln.bias, ln.eps))
+    # ConvT2: (B*N*4, c1) @ (c1, c2*2*2)
+    w2 = ct2.weight.permute(0, 2, 3, 1).reshape(c1, 4 * c2)
+    x = act2(torch.addmm(ct2.bias.repeat(4), x, w2))  # (B*N*4) x (dy2 dx2 c2)
+    hyper = torch.stack([dec.output_hypernetworks_mlps[i](mask_tokens[:, j]) for j, i in enumerate(token_idx)], dim=2)  # B x c2 x K
+    k = len(token_idx)
+    logits = torch.bmm(x.reshape(b, n * 16, c2), hyper)  # B x (y x dy1 dx1 dy2 dx2) x K
+    logits = logits.reshape(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)
+    return logits.reshape(b, k, 4 * h, 4 * w)
+
+
+def _axis_matrix(low: int, mid: int, keep: int, out: int) -> Tensor:
+    """1-D linear map of ``upsample(low->mid) -> crop[:keep] -> resize(keep->out)``
+    (bilinear, align_corners=False, as ``Sam.postprocess_masks``), built by sending the
+    identity through the same ``F.interpolate`` calls: out x low."""
+    eye = torch.eye(low, dtype=torch.float64).unsqueeze(0)  # basis vectors as channels
+    up = F.interpolate(eye, size=mid, mode="linear", align_corners=False)[..., :keep]
+    return F.interpolate(up, size=out, mode="linear", align_corners=False)[0].T.contiguous()
+
+
+_RESIZE_CACHE: dict = {}
+
+
+def resize_logits(sam, low_res: Tensor, input_size: tuple, original_size: tuple) -> Tensor:
+    """Same result as ``sam.postprocess_masks`` (to float rounding), without the
+    1024x1024 intermediate: bilinear resizing is separable and linear, so the chain
+    256 -> 1024 -> crop -> H x W is one (H x 256) and one (256 x W) matrix."""
+    size = sam.image_encoder.img_size
+    lh, lw = low_res.shape[-2:]
+    key = (lh, lw, size, tuple(input_size), tuple(original_size), low_res.dtype, low_res.device)
+    if key not in _RESIZE_CACHE:
+        ry = _axis_matrix(lh, size, input_size[0], original_size[0])
+        rx = _axis_matrix(lw, size, input_size[1], original_size[1])
+        _RESIZE_CACHE[key] = (ry.to(low_res), rx.T.contiguous().to(low_res))
+    ry, rxt = _RESIZE_CACHE[key]
+    return torch.matmul(torch.matmul(ry, low_res), rxt)
+
+
+@torch.no_grad()
+def fast_decode(sam, features: Tensor, sparse: Tensor, multimask_output: bool = True) -> tuple[Tensor, Tensor]:
+    """Drop-in equivalent of ``sam.mask_decoder(...)`` without a mask input:
+    returns (low-res logits, IoU predictions) like the stock decoder."""
+    state = prepare_image(sam, features)
+    idx = list(range(1, sam.mask_decoder.num_mask_tokens)) if multimask_output else [0]
+    hs, keys = decode_tokens(sam, state, sparse, [0] + [1 + i for i in idx])
+    iou = iou_predictions(sam, hs[:, 0])
+    return mask_logits(sam, state, hs[:, 1:], keys, idx), iou[:, idx]

@@ -1,0 +1,1 @@
+"""Reliability suite: bad input, interrupted runs, repeatability (see docs/reliability.md)."""

@@ -1,0 +1,135 @@
+"""The fast automatic generator gives the stock generator's masks (real vit_t, real images)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from segment_anything import SamAutomaticMaskGenerator
+
+from samis.errors import CheckpointError
+from samis.imageio import read_rgb
+from samis.runners import fast_decoder
+from samis.runners.embedding_cache import CachedSamPredictor
+from samis.runners.fast_amg import FastSamAutomaticMaskGenerator, mask_agreement
+
+
+@pytest.fixture(scope="module")
+def vit_t():
+    from samis.models import load_sam
+
+    try:
+        return load_sam("vit_t", device="cpu")
+    except CheckpointError as exc:  # no weights on this machine
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def images(datasets_root):
+    sd = datasets_root / "SD-saliency-900" / "Source Images"
+    mt = datasets_root / "Magnetic-tile-defect" / "MT_Blowhole" / "Imgs"
+    paths = [sd / "In_1.bmp", sd / "In_187.bmp", mt / "exp1_num_108719.jpg"]
+    return {p.name: read_rgb(p) for p in paths}
+
+
+class CountingPredictor(CachedSamPredictor):
+    """A real cached predictor that counts ``set_image`` calls."""
+
+    calls = 0
+
+    def set_image(self, image, image_format="RGB"):
+        self.calls += 1
+        super().set_image(image, image_format)
+
+
+@pytest.fixture(scope="module")
+def predictor(vit_t):
+    sam, digest = vit_t
+    return CountingPredictor(sam, digest, cache_dir=False)
+
+
+def test_decoder_matches_stock_mask_decoder(vit_t, images, predictor):
+    sam, _ = vit_t
+    predictor.set_image(images["In_1.bmp"])
+    gen = torch.Generator().manual_seed(0)
+    coords = torch.rand(24, 2, 2, generator=gen) * 1024
+    labels = torch.tensor([[1, 1], [1, 0], [0, 1]]).repeat(8, 1)
+    with torch.no_grad():
+        sparse, dense = sam.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
+        for multimask in (True, False):
+            ref_masks, ref_iou = sam.mask_decoder(
+                predictor.features, sam.prompt_encoder.get_dense_pe(), sparse, dense, multimask
+            )
+            masks, iou = fast_decoder.fast_decode(sam, predictor.features, sparse, multimask)
+            assert masks.shape == ref_masks.shape and iou.shape == ref_iou.shape
+            scale = ref_masks.abs().max().item()
+            assert scale > 1.0  # real logits, not a degenerate model
+            assert (masks - ref_masks).abs().max().item() < 1e-4 * scale
+            assert (iou - ref_iou).abs().max().item() < 1e-4
+
+
+@pytest.mark.parametrize(
+    "in_size,orig", [((1024, 1024), (200, 200)), ((681, 1024), (248, 373)), ((1024, 816), (246, 196))]
+)
+def test_resize_logits_matches_postprocess_masks(vit_t, in_size, orig):
+    sam, _ = vit_t
+    low = torch.randn(6, 256, 256, generator=torch.Generator().manual_seed(1)) * 5
+    ref = sam.postprocess_masks(low[:, None], in_size, orig)[:, 0]
+    out = fast_decoder.resize_logits(sam, low, in_size, orig)
+    assert out.shape == ref.shape == (6, *orig)
+    assert (out - ref).abs().max().item() < 1e-3
+    assert ((out > 0) != (ref > 0)).float().mean().item() < 1e-4
+
+
+def _compare(stock_records, fast_records):
+    agree = mask_agreement(stock_records, fast_records)
+    assert agree["same_count"], (len(stock_records), len(fast_records))
+    assert agree["min_iou"] >= 0.99
+    assert all(set(r) == set(stock_records[0]) for r in fast_records)
+    key = lambda r: (r["point_coords"], r["area"])  # noqa: E731
+    for s, f in zip(sorted(stock_records, key=key), sorted(fast_records, key=key)):
+        assert s["point_coords"] == f["point_coords"] and s["crop_box"] == f["crop_box"]
+        assert abs(s["predicted_iou"] - f["predicted_iou"]) < 1e-4
+        assert abs(s["stability_score"] - f["stability_score"]) < 1e-2
+        assert f["segmentation"].shape == s["segmentation"].shape and f["segmentation"].dtype == bool
+
+
+@pytest.mark.parametrize("thresholds", [(0.5, 0.8), (0.88, 0.95)], ids=["lowered", "default"])
+def test_same_masks_as_stock(vit_t, images, predictor, thresholds):
+    sam, _ = vit_t
+    kw = dict(points_per_side=8, pred_iou_thresh=thresholds[0], stability_score_thresh=thresholds[1])
+    stock = SamAutomaticMaskGenerator(sam, **kw)
+    stock.predictor = predictor
+    fast = FastSamAutomaticMaskGenerator(predictor, **kw)
+    total = 0
+    for name, image in images.items():
+        ref = stock.generate(image)
+        before = predictor.calls
+        out = fast.generate(image)
+        assert predictor.calls - before == 1  # one set_image per crop, as the stock
+        _compare(ref, out)
+        total += len(ref)
+    if thresholds == (0.5, 0.8):
+        assert total >= 3  # there were masks to compare
+
+
+def test_crops_and_sam_argument(vit_t, images, tmp_path):
+    sam, digest = vit_t
+    predictor = CountingPredictor(sam, digest, cache_dir=tmp_path)  # crops encoded once, then cached
+    kw = dict(points_per_side=4, crop_n_layers=1, pred_iou_thresh=0.5, stability_score_thresh=0.8)
+    gen = FastSamAutomaticMaskGenerator(sam, **kw)  # stock signature: a Sam
+    assert type(gen.predictor).__name__ == "SamPredictor"
+    stock = SamAutomaticMaskGenerator(sam, **kw)
+    stock.predictor = predictor
+    fast = FastSamAutomaticMaskGenerator(predictor, **kw)
+    image = images["exp1_num_108719.jpg"]
+    ref = stock.generate(image)
+    before = predictor.calls
+    out = fast.generate(image)
+    assert predictor.calls - before == 5  # whole image + 4 crops
+    _compare(ref, out)
+    assert np.all([r["segmentation"].shape == image.shape[:2] for r in out])
