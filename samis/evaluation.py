@@ -214,7 +214,9 @@ def _tables(dataset, samples, kept, values, curve_sums, proto):
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> None:
-    atomic_write_bytes(path, frame.to_csv(index=False).encode())
+    # 12 significant digits: far below any reported precision, and above the last-digit noise of
+    # floating-point reductions, so two runs of the same maps write byte-identical files
+    atomic_write_bytes(path, frame.to_csv(index=False, float_format="%.12g").encode())
 
 
 def _write_curves(path: Path, curve_sums: dict, n: int) -> None:

@@ -204,6 +204,27 @@ def test_real_box_prompts_beat_a_random_model(tmp_path, four, real_model, random
     assert ious["real"] > ious["random"] + 0.2
 
 
+@pytest.mark.parametrize("cfg", [{"mode": "box"}, {"mode": "point", "n_points": 3},
+                                 {"mode": "box+point", "n_negative": 2}, {"mode": "point", "multimask": "largest"}])
+def test_fast_decoder_maps_equal_stock_predictor(four, real_model, cache, cfg):
+    """The fast prompted decoder gives SamPredictor's maps: at most 1 grey level apart, same binary masks."""
+    from samis.runners.config import normalize
+    from samis.runners.prompted import prompted_map
+
+    sam, digest = real_model
+    predictor = CachedSamPredictor(sam, digest, cache_dir=cache)
+    changed = 0
+    for s in four.samples():
+        image, gt = s.load()
+        predictor.set_image(image)
+        fast, _ = prompted_map(predictor, gt, normalize({**cfg, "decoder": "fast"}), s.stem)
+        stock, _ = prompted_map(predictor, gt, normalize({**cfg, "decoder": "stock"}), s.stem)
+        assert np.abs(fast.astype(int) - stock.astype(int)).max() <= 1, (s.stem, cfg)
+        assert ((fast > 127) == (stock > 127)).all(), (s.stem, cfg)
+        changed += int((fast != stock).sum())
+    assert changed <= 0.001 * 4 * 200 * 200  # rounding differences only, on a handful of pixels
+
+
 def test_automatic_policies_share_one_generate(tmp_path, two, real_model, cache):
 
     # Pa_181: at 4 x 4 points it gives the plate, one mask on the patch and three beside it

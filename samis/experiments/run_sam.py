@@ -73,47 +73,66 @@ def _write_timing(folder: Path, name: str, record: dict) -> None:
 
 
 def run_sam(definition: Definition, shard=(0, 1), progress: bool = True, echo=print) -> None:
-    """Write the missing SAM maps of this shard for every model and dataset of the definition."""
+    """Write the missing SAM maps of this shard for every model and dataset of the definition.
+
+    Prompted modes (seconds per image) run on every dataset before the automatic mode (up to minutes
+    per image on a CPU) starts on any, so an interrupted or time-limited run has complete box and
+    point results for every dataset first.
+    """
+    layout = Layout(definition)
+    prompted = tuple(c for c in definition.modes if c["mode"] != "automatic")
+    automatic = tuple(c for c in definition.modes if c["mode"] == "automatic")
+    for phase in (prompted, automatic):
+        if not phase:
+            continue
+        for model in definition.models:
+            for spec in definition.datasets:
+                _run_phase(definition, layout, model, spec, phase, shard, progress, echo)
+
+
+def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) -> None:
+    """The maps of ``modes`` for one model and dataset entry: one timed encoder pass, then each group."""
+    from tqdm.auto import tqdm
+
     from samis.runners import CachedSamPredictor, method_name, predict_many
     from samis.runners.engine import get_model, shard_samples
     from samis.runners.store import done_stems, same_options
 
-    layout = Layout(definition)
     tag = shard_tag(shard)
-    for model in definition.models:
-        for spec in definition.datasets:
-            dataset = AllSplits(spec)
-            mine = shard_samples(dataset.samples(), shard)
-            root = layout.sam_root(spec.label)
-            names = [method_name(model.name, cfg) for cfg in definition.modes]
-            # maps of other options under the same name are not done: the runner refuses or replaces them
-            done = {name: done_stems(root / name) if same_options(root / name, cfg, model.name) else set()
-                    for name, cfg in zip(names, definition.modes)}
-            pending = [s for s in mine if any(s.stem not in done[n] for n in names)]
-            if not pending:
-                echo(f"run: {model.name} on {spec.label} (shard {tag}): all {len(mine)} images done, skipped")
-                continue
-            echo(f"run: {model.name} on {spec.label} (shard {tag}): {len(pending)} of {len(mine)} images to do")
-            sam, digest = get_model(model.name, model.checkpoint, model.device)
-            predictor = CachedSamPredictor(sam, digest)
-            start = time.perf_counter()
-            for sample in pending:
-                predictor.set_image(sample.load_image())
-            if predictor.stats.misses:
-                per_image = (time.perf_counter() - start) / predictor.stats.misses
-                _write_timing(layout.timing_dir(spec.label), f"{model.name}-encoder.{tag}",
-                              {"images": predictor.stats.misses, "seconds_per_image": per_image})
-            for group in groups(definition.modes):
-                report = predict_many(dataset, model.name, group, root, checkpoint=model.checkpoint,
-                                      device=model.device, shard=shard, progress=progress, model=(sam, digest))
-                if report.images:
-                    for name, method in report.methods.items():
-                        _write_timing(layout.timing_dir(spec.label), f"{name}.{tag}", {
-                            "images": report.images, "seconds": report.seconds,
-                            "seconds_per_image": report.seconds / report.images,
-                            "methods_in_group": sorted(report.methods), "model": model.name,
-                            "written": method.written,
-                        })
+    kind = "automatic" if modes[0]["mode"] == "automatic" else "prompted"
+    dataset = AllSplits(spec)
+    mine = shard_samples(dataset.samples(), shard)
+    root = layout.sam_root(spec.label)
+    names = [method_name(model.name, cfg) for cfg in modes]
+    # maps of other options under the same name are not done: the runner refuses or replaces them
+    done = {name: done_stems(root / name) if same_options(root / name, cfg, model.name) else set()
+            for name, cfg in zip(names, modes)}
+    pending = [s for s in mine if any(s.stem not in done[n] for n in names)]
+    if not pending:
+        echo(f"run: {model.name} {kind} on {spec.label} (shard {tag}): all {len(mine)} images done, skipped")
+        return
+    echo(f"run: {model.name} {kind} on {spec.label} (shard {tag}): {len(pending)} of {len(mine)} images to do")
+    sam, digest = get_model(model.name, model.checkpoint, model.device)
+    predictor = CachedSamPredictor(sam, digest)
+    start = time.perf_counter()
+    for sample in tqdm(pending, unit="img", disable=not progress, dynamic_ncols=True,
+                       desc=f"{spec.label} image encoder"):
+        predictor.set_image(sample.load_image())
+    if predictor.stats.misses:
+        per_image = (time.perf_counter() - start) / predictor.stats.misses
+        _write_timing(layout.timing_dir(spec.label), f"{model.name}-encoder.{tag}",
+                      {"images": predictor.stats.misses, "seconds_per_image": per_image})
+    for group in groups(modes):
+        report = predict_many(dataset, model.name, group, root, checkpoint=model.checkpoint,
+                              device=model.device, shard=shard, progress=progress, model=(sam, digest))
+        if report.images:
+            for name, method in report.methods.items():
+                _write_timing(layout.timing_dir(spec.label), f"{name}.{tag}", {
+                    "images": report.images, "seconds": report.seconds,
+                    "seconds_per_image": report.seconds / report.images,
+                    "methods_in_group": sorted(report.methods), "model": model.name,
+                    "written": method.written,
+                })
 
 
 def time_per_image(layout: Layout, label: str, method: str, model: str) -> float | None:

@@ -4,7 +4,7 @@ A mode configuration is a plain dict from an experiment definition or ``--set ke
 normalised here once (defaults filled, types checked), so the method name, the manifest and the
 config hash all see the same thing. Parameters that change the maps and differ from the defaults
 appear in the method name; parameters that only change speed (``points_per_batch``, ``generator``,
-``batch_size``) are recorded in the manifest but left out of the hash, so a faster rerun can
+``decoder``, ``batch_size``) are recorded in the manifest but left out of the hash, so a faster rerun can
 resume a slower one.
 """
 
@@ -21,9 +21,10 @@ CHOICES = ("highest_iou", "single", "largest", "smallest")
 
 COMMON = {"seed": 0, "min_area": 0, "name": None, "autocast": None}
 PROMPTED = {
-    "box": {"jitter": 0.0, "multimask": "single"},
-    "point": {"n_points": 1, "n_negative": 0, "neg_ring": [5.0, 20.0], "multimask": "highest_iou"},
-    "box+point": {"jitter": 0.0, "n_points": 1, "n_negative": 0, "neg_ring": [5.0, 20.0], "multimask": "single"},
+    "box": {"jitter": 0.0, "multimask": "single", "decoder": "fast"},
+    "point": {"n_points": 1, "n_negative": 0, "neg_ring": [5.0, 20.0], "multimask": "highest_iou", "decoder": "fast"},
+    "box+point": {"jitter": 0.0, "n_points": 1, "n_negative": 0, "neg_ring": [5.0, 20.0], "multimask": "single",
+                  "decoder": "fast"},
 }
 #: SamAutomaticMaskGenerator's own defaults, plus the policy that turns masks into one map.
 AUTOMATIC = {
@@ -40,7 +41,7 @@ AUTOMATIC = {
     "oracle_overlap": 0.5,
 }
 #: speed-only keys: recorded, not hashed, not named.
-EXECUTION_KEYS = ("points_per_batch", "generator", "batch_size")
+EXECUTION_KEYS = ("points_per_batch", "generator", "batch_size", "decoder")
 #: automatic keys whose non-default values appear in the method name, with their tag.
 AUTO_TAGS = {
     "points_per_side": "pps",
@@ -125,6 +126,8 @@ def _check(cfg: dict) -> None:
         if not 0 < cfg["background_frac"] <= 1 or not 0 <= cfg["oracle_overlap"] < 1:
             raise ConfigError("background_frac must be in (0, 1] and oracle_overlap in [0, 1)")
         return
+    if cfg["decoder"] not in ("fast", "stock"):
+        raise ConfigError(f"decoder={cfg['decoder']!r}: choose fast (samis.runners.fast_decoder) or stock (SamPredictor)")
     choice = cfg["multimask"]
     if isinstance(choice, str) and choice.strip().lstrip("-").isdigit():
         choice = int(choice)

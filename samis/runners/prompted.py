@@ -24,8 +24,40 @@ def prompts_for(mask: np.ndarray, cfg: dict, stem: str) -> Prompts:
     )
 
 
+def _image_state(predictor):
+    """The fast decoder's per-image tensors, computed once per embedding and shared by every mode."""
+    from samis.runners import fast_decoder
+
+    cached = getattr(predictor, "_samis_decoder_state", None)
+    if cached is None or cached[0] is not predictor.features:
+        cached = (predictor.features, fast_decoder.prepare_image(predictor.model, predictor.features))
+        predictor._samis_decoder_state = cached
+    return cached[1]
+
+
 @torch.no_grad()
-def decode(predictor, prompts: Prompts, rule) -> torch.Tensor:
+def _fast_logits(predictor, coords, labels, boxes, multimask: bool):
+    """``predict_torch(..., return_logits=True)`` through :mod:`samis.runners.fast_decoder`.
+
+    The image side of the decoder is prepared once per image, and the low-res logits go to the
+    original size by the separable form of ``postprocess_masks``; equal to the stock path up to
+    float32 rounding (``tests/test_runners.py`` checks the maps).
+    """
+    from samis.runners import fast_decoder
+
+    sam = predictor.model
+    points = (coords, labels) if coords is not None else None
+    sparse, _ = sam.prompt_encoder(points=points, boxes=boxes, masks=None)
+    state = _image_state(predictor)
+    idx = list(range(1, sam.mask_decoder.num_mask_tokens)) if multimask else [0]
+    hs, keys = fast_decoder.decode_tokens(sam, state, sparse, [0] + [1 + i for i in idx])
+    iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, idx]
+    low = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, idx)
+    return fast_decoder.resize_logits(sam, low, predictor.input_size, predictor.original_size), iou
+
+
+@torch.no_grad()
+def decode(predictor, prompts: Prompts, rule, decoder: str = "fast") -> torch.Tensor:
     """Per-prompt logits at the original size (N x H x W) for a predictor whose image is set."""
     size = predictor.original_size
     device = predictor.device
@@ -37,8 +69,11 @@ def decode(predictor, prompts: Prompts, rule) -> torch.Tensor:
         coords = predictor.transform.apply_coords_torch(
             torch.as_tensor(prompts.point_coords, dtype=torch.float, device=device), size)
         labels = torch.as_tensor(prompts.point_labels, dtype=torch.int, device=device)
-    logits, iou, _ = predictor.predict_torch(
-        coords, labels, boxes, multimask_output=rule != "single", return_logits=True)
+    if decoder == "fast":
+        logits, iou = _fast_logits(predictor, coords, labels, boxes, multimask=rule != "single")
+    else:
+        logits, iou, _ = predictor.predict_torch(
+            coords, labels, boxes, multimask_output=rule != "single", return_logits=True)
     return choose(logits, iou, rule)
 
 
@@ -50,4 +85,4 @@ def prompted_map(predictor, mask: np.ndarray, cfg: dict, stem: str) -> tuple[np.
     prompts = prompts_for(mask, cfg, stem)
     if len(prompts) == 0:
         return empty_map(predictor.original_size), True
-    return soft_map(decode(predictor, prompts, cfg["multimask"])), False
+    return soft_map(decode(predictor, prompts, cfg["multimask"], cfg.get("decoder", "fast"))), False
