@@ -91,10 +91,11 @@ def encode_png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
     A reader sees either the old file, no file, or the complete new file — never a partial one.
+    ``durable=False`` skips the ``fsync`` (for caches, whose readers recompute a damaged entry).
     """
     path = Path(path)
     try:
@@ -107,7 +108,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         try:

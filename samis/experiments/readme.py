@@ -22,6 +22,18 @@ def _rel(path: Path, base: Path) -> str:
         return str(path)
 
 
+def _show(path, d: Definition) -> str:
+    """A path as a reader of the report would type it: relative to the project (the definition's
+    folder's parent) when it is in or beside it, else absolute — no one else's home folder in a
+    committed report."""
+    if path is None:
+        return "$SAMIS_DATA_ROOT"
+    import os
+
+    rel = os.path.relpath(Path(path).resolve(), Path(d.path).resolve().parent.parent)
+    return rel if rel.split(os.sep).count("..") <= 1 else str(path)
+
+
 def _manifests(layout: Layout) -> list[dict]:
     out = []
     for spec in layout.definition.datasets:
@@ -48,10 +60,10 @@ def write_readme(definition: Definition) -> Path:
     if d.description:
         lines += [d.description, ""]
     lines += [
-        f"Produced by `samis reproduce {d.path}` (samis {__version__}, git commit `{git_commit() or 'unknown'}`), "
+        f"Produced by `samis reproduce {_show(d.path, d)}` (samis {__version__}, git commit `{git_commit() or 'unknown'}`), "
         f"last updated {_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}.",
         "",
-        "Definition: " + " extends ".join(f"`{p}`" for p in d.sources),
+        "Definition: " + " extends ".join(f"`{_show(p, d)}`" for p in d.sources),
         "",
         "## Data",
         "",
@@ -59,8 +71,8 @@ def write_readme(definition: Definition) -> Path:
         "|---|---|---|---|---|",
     ]
     for s in d.datasets:
-        lines.append(f"| {s.label} | {s.name} | {', '.join(s.splits)} | `{s.data_root or '$SAMIS_DATA_ROOT'}` | {', '.join(s.protocols)} |")
-    lines += ["", "## SAM runs", "", f"Maps: `{d.predictions}`", "",
+        lines.append(f"| {s.label} | {s.name} | {', '.join(s.splits)} | `{_show(s.data_root, d)}` | {', '.join(s.protocols)} |")
+    lines += ["", "## SAM runs", "", f"Maps: `{_show(d.predictions, d)}`", "",
               "| dataset | method | maps | model | weights digest | code commit |", "|---|---|---|---|---|---|"]
     for m in _manifests(layout):
         lines.append(f"| {m['label']} | {m['method']} | {m['maps']} | {m.get('model')} | `{str(m.get('model_digest'))[:16]}` | "
@@ -68,7 +80,7 @@ def write_readme(definition: Definition) -> Path:
     if d.baselines:
         lines += ["", "## Stored baselines", ""]
         for label, b in d.baselines.items():
-            lines.append(f"- {label}: `{b.root}`: {', '.join(b.method_names())}")
+            lines.append(f"- {label}: `{_show(b.root, d)}`: {', '.join(b.method_names())}")
     lines += ["", "## Results", ""]
     for p in sorted((out / "results").rglob("*.csv")) if (out / "results").is_dir() else []:
         lines.append(f"- [{_rel(p, out)}]({_rel(p, out)})")

@@ -48,10 +48,15 @@ SAM_DASHES = ["-", (0, (6, 1.2)), (0, (6, 1.2, 1.2, 1.2))]
 def method_styles(methods) -> dict[str, dict]:
     """``{method: {color, linestyle, linewidth, zorder}}``, stable for a given list order.
 
-    Baseline colour and dash cycle with coprime periods (13 and 4), so no two of the first 52
-    baselines share both; SAM variants get solid lines while there are at most 8 of them.
+    Baselines never share a colour with a SAM method of the same figure; their colour and dash cycle
+    with different periods (the colours left, and 4), so many baselines stay distinguishable; SAM
+    variants get solid lines while there are at most 8 of them.
     """
     styles = {}
+    n_sam = sum(1 for m in methods if is_sam(m))
+    taken = set(SAM_COLORS[:n_sam])
+    # baselines never take a colour a SAM method of this figure has (bars have no dashes to tell them apart)
+    base_colors = [c for c in BASELINE_COLORS if c not in taken] or BASELINE_COLORS
     sam_i = base_i = 0
     for m in methods:
         if is_sam(m):
@@ -60,7 +65,7 @@ def method_styles(methods) -> dict[str, dict]:
                          "linewidth": 1.9, "zorder": 3}
             sam_i += 1
         else:
-            styles[m] = {"color": BASELINE_COLORS[base_i % len(BASELINE_COLORS)],
+            styles[m] = {"color": base_colors[base_i % len(base_colors)],
                          "linestyle": BASELINE_DASHES[base_i % len(BASELINE_DASHES)],
                          "linewidth": 1.0, "zorder": 2}
             base_i += 1

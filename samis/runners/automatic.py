@@ -115,7 +115,7 @@ class MaskCache:
     def put(self, image_key: str, cfg: dict, masks: MaskSet) -> None:
         if self.root is None:
             return
-        atomic_write_bytes(self.path(image_key, cfg), masks.to_bytes())
+        atomic_write_bytes(self.path(image_key, cfg), masks.to_bytes(), durable=False)
 
 
 def _foreground(ms: MaskSet, background_frac: float) -> np.ndarray:

@@ -73,7 +73,7 @@ class EmbeddingStore:
             return
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-        atomic_write_bytes(self.path(key), buf.getvalue())
+        atomic_write_bytes(self.path(key), buf.getvalue(), durable=False)
 
 
 class CachedSamPredictor(SamPredictor):
