@@ -102,9 +102,9 @@ def test_shards_give_the_same_maps_as_one_run(tmp_path):
     split = load_definition(make_study(tmp_path, modes=modes, predictions="split"))
     steps(whole, only="run")
     first = steps(split, shard="0/2")
-    assert "run: vit_t on syn (shard 0-of-2): 2 of 2 images to do" in first
+    assert "run: vit_t prompted on syn (shard 0-of-2): 2 of 2 images to do" in first
     steps(split, shard="1/2")
     a = {p.relative_to(whole.predictions): p.read_bytes() for p in whole.predictions.rglob("*.png")}
     b = {p.relative_to(split.predictions): p.read_bytes() for p in split.predictions.rglob("*.png")}
     assert len(a) == 2 * 3 and a == b
-    assert "run: vit_t on syn (shard 0-of-1): all 3 images done, skipped" in steps(whole, only="run")
+    assert "run: vit_t prompted on syn (shard 0-of-1): all 3 images done, skipped" in steps(whole, only="run")
