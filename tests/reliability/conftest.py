@@ -79,6 +79,19 @@ def copy_sd900(datasets_root: Path, dest: Path, stems=SD900_STEMS) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def installed_weights() -> Path:
+    """The user's installed vit_t weights folder (read only here; `make setup` installs it)."""
+    from samis.models import vit_t
+
+    if vit_t.status() != "verified":
+        msg = f"vit_t is not installed at {vit_t.weights_path()}: run `samis models install vit_t`"
+        if os.environ.get("CI"):
+            pytest.fail(msg)  # in CI a missing install is a failure, never a silent skip
+        pytest.skip(msg)
+    return vit_t.weights_dir()
+
+
 @pytest.fixture
 def awkward_root(tmp_path) -> Path:
     """An empty data root whose path has spaces and non-ASCII characters."""

@@ -29,19 +29,6 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def installed_weights() -> Path:
-    """The user's installed vit_t weights folder (read only here; `make setup` installs it)."""
-    from samis.models import vit_t
-
-    if vit_t.status() != "verified":
-        msg = f"vit_t is not installed at {vit_t.weights_path()}: run `samis models install vit_t`"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return vit_t.weights_dir()
-
-
 @pytest.fixture
 def private_cache(tmp_path, monkeypatch) -> Path:
     cache = tmp_path / "cache ü"

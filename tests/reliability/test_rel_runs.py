@@ -56,18 +56,6 @@ TIMEOUT = 900
 
 
 @pytest.fixture(scope="module")
-def weights_dir() -> Path:
-    from samis.models import vit_t
-
-    if vit_t.status() != "verified":
-        msg = f"vit_t is not installed at {vit_t.weights_path()}: run `samis models install vit_t`"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return vit_t.weights_dir()
-
-
-@pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("runs") / AWKWARD
     make_nrsd_fixture(base / "data" / "NRSD-MN", n_craft=2, n_real=1, size=(128, 160))
@@ -177,8 +165,8 @@ def _decodes(path: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def run_a(base, weights_dir) -> Study:
-    study = Study(base, "A uninterrupted", weights_dir)
+def run_a(base, installed_weights) -> Study:
+    study = Study(base, "A uninterrupted", installed_weights)
     assert_ok(study.cli())
     return study
 
@@ -193,9 +181,9 @@ def test_reference_run_is_complete(run_a):
 
 
 @pytest.fixture(scope="module")
-def run_b(base, weights_dir, run_a):
+def run_b(base, installed_weights, run_a):
     """Killed with SIGKILL as soon as its first map appears; the state at the kill; then resumed."""
-    study = Study(base, "B killed", weights_dir)
+    study = Study(base, "B killed", installed_weights)
     proc = study.popen(study.dir / "killed.log")
     deadline = time.monotonic() + TIMEOUT
     try:
@@ -251,8 +239,8 @@ def test_resumed_run_equals_uninterrupted_run(run_a, run_b):
 
 
 @pytest.fixture(scope="module")
-def run_c(base, weights_dir, run_a) -> Study:
-    study = Study(base, "C second run", weights_dir)  # its own empty embedding cache: everything recomputed
+def run_c(base, installed_weights, run_a) -> Study:
+    study = Study(base, "C second run", installed_weights)  # its own empty embedding cache: everything recomputed
     study.run_ok()
     return study
 
@@ -272,9 +260,9 @@ def test_rerun_of_a_finished_study_changes_nothing(run_c):
     assert {p: p.stat().st_mtime_ns for p in run_c.maps()} == mtimes  # not even rewritten
 
 
-def test_two_shards_merged_equal_one_run(base, weights_dir, run_a, run_c):
+def test_two_shards_merged_equal_one_run(base, installed_weights, run_a, run_c):
     # shares C's cache: the shards test the split and the merge, C already tested the encoder twice
-    study = Study(base, "D shards", weights_dir, cache=run_c.cache)
+    study = Study(base, "D shards", installed_weights, cache=run_c.cache)
     study.run_ok("--shard", "0/2")
     first = {p.stem for p in study.maps()}
     assert first and first != set(STEMS)  # shard 0 did a share, not everything
@@ -285,11 +273,11 @@ def test_two_shards_merged_equal_one_run(base, weights_dir, run_a, run_c):
     _assert_same(run_a.snapshot(), study.snapshot(), "two shards merged vs one run")
 
 
-def test_truncated_map_with_its_final_name_is_a_clear_error(base, weights_dir, run_c):
+def test_truncated_map_with_its_final_name_is_a_clear_error(base, installed_weights, run_c):
     """A map damaged after the fact (a bad copy): evaluation names it and says what to do."""
     import shutil
 
-    study = Study(base, "E damaged map", weights_dir, cache=run_c.cache)
+    study = Study(base, "E damaged map", installed_weights, cache=run_c.cache)
     shutil.copytree(run_c.preds, study.preds)
     bad = study.preds / METHODS[0] / f"{STEMS[1]}.png"
     bad.write_bytes(bad.read_bytes()[:100])
@@ -297,9 +285,9 @@ def test_truncated_map_with_its_final_name_is_a_clear_error(base, weights_dir, r
     assert_clean_error(proc, str(bad), fix=("re-export", "remove", "delete"))
 
 
-def test_sigint_stops_cleanly_and_resumes(base, weights_dir, run_a, run_c):
+def test_sigint_stops_cleanly_and_resumes(base, installed_weights, run_a, run_c):
     """Ctrl-C in the middle of writing maps: a one-line message, exit 130, maps kept, a rerun completes them."""
-    study = Study(base, "F interrupted", weights_dir, cache=run_c.cache)
+    study = Study(base, "F interrupted", installed_weights, cache=run_c.cache)
     log = study.dir / "interrupted.log"
     proc = study.popen(log)
     try:
@@ -327,9 +315,9 @@ NAMED = DEFINITION.replace("  - {{mode: box}}\n", "  - {{mode: box, name: my-box
     "  - {{mode: point, n_points: 2, n_negative: 1}}\n  - {{mode: automatic, points_per_side: 4, policies: [union]}}\n", "")
 
 
-def test_changed_mode_under_the_same_name_is_not_silently_reused(base, weights_dir, run_c):
+def test_changed_mode_under_the_same_name_is_not_silently_reused(base, installed_weights, run_c):
     """A mode with an explicit name whose options change: its old maps must not be reported as the new mode's."""
-    study = Study(base, "G renamed", weights_dir, cache=run_c.cache, definition=NAMED.replace("{jitter}", ""))
+    study = Study(base, "G renamed", installed_weights, cache=run_c.cache, definition=NAMED.replace("{jitter}", ""))
     study.run_ok()
     old = {p.name: p.read_bytes() for p in (study.preds / "my-box").glob("*.png")}
     table = (study.dir / "out" / "tables" / "main-sod.csv").read_bytes()
@@ -358,7 +346,7 @@ def _run_maps(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.glob("*/*.png"))}
 
 
-def test_samis_run_killed_and_resumed_equals_reproduce(base, weights_dir, run_a, run_c):
+def test_samis_run_killed_and_resumed_equals_reproduce(base, installed_weights, run_a, run_c):
     """SIGKILL `samis run` after its first map, resume it: the maps equal the uninterrupted study's (A)."""
     out = base / "R samis run" / "maps ü"
     env = {"SAMIS_CACHE_DIR": str(run_c.cache), "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
