@@ -12,7 +12,10 @@ candidates are computed, never which are kept:
   only the output tokens, so prompts whose three masks all fail
   ``pred_iou_thresh`` never reach the upscaling convolutions, and only the kept
   masks are resized to the image. The filter is per mask, so moving it earlier
-  does not change the kept set.
+  does not change the kept set;
+* prompts go through the decoder two at a time (``DECODE_CHUNK``), so that its
+  per-prompt 4096 x 256 tensors stay in the CPU cache instead of streaming a whole
+  ``points_per_batch`` through memory for every elementwise op (1.7x on 2 cores).
 
 Everything after that (stability score, boxes, crop-edge filter, RLE, NMS, crops,
 small-region post-processing, output records) is the stock code path.
@@ -37,6 +40,13 @@ from segment_anything.utils.amg import (
 from samis.runners import fast_decoder
 
 
+# Prompts decoded together. Every per-prompt tensor of the decoder holds 4096 x 256
+# floats (4 MB); a few prompts at a time keep them in the CPU cache, where a whole
+# ``points_per_batch`` (64 prompts, 268 MB each) streams through memory for every
+# elementwise op. The result does not depend on it (prompts never interact).
+DECODE_CHUNK = 2
+
+
 def _is_predictor(obj: Any) -> bool:
     return hasattr(obj, "set_image") and hasattr(obj, "model") and hasattr(obj, "transform")
 
@@ -53,6 +63,7 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
         super().__init__(predictor.model if predictor is not None else model, *args, **kwargs)
         if predictor is not None:
             self.predictor = predictor
+        self.decode_chunk = DECODE_CHUNK
         self._state_for = None  # the features tensor the cached state belongs to
         self._state = None
 
@@ -82,18 +93,26 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
         sparse, _ = sam.prompt_encoder(points=(in_points[:, None, :], in_labels[:, None]), boxes=None, masks=None)
 
         tokens = list(range(1, sam.mask_decoder.num_mask_tokens))  # multimask_output=True
-        hs, keys = fast_decoder.decode_tokens(sam, state, sparse, [0] + [1 + i for i in tokens])
-        iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, tokens]
-        keep = iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)
-        rows = keep.any(dim=1).nonzero().flatten()
         point_rows = torch.as_tensor(points).repeat_interleave(len(tokens), dim=0)
-        if len(rows) == 0:
-            empty = torch.zeros((0, *pred.original_size), dtype=torch.float32)
-            return MaskData(masks=empty, iou_preds=iou.flatten()[:0], points=point_rows[:0])
-        low_res = fast_decoder.mask_logits(sam, state, hs[rows, 1:], keys[rows], tokens)
-        sel = keep[rows]
-        masks = fast_decoder.resize_logits(sam, low_res[sel], pred.input_size, pred.original_size)
-        flat_keep = keep.flatten()
+        ious, masks = [], []
+        for lo in range(0, sparse.shape[0], self.decode_chunk):
+            hs, keys = fast_decoder.decode_tokens(sam, state, sparse[lo:lo + self.decode_chunk], [0] + [1 + i for i in tokens])
+            iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, tokens]
+            ious.append(iou)
+            keep = iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)
+            rows = keep.any(dim=1).nonzero().flatten()
+            if len(rows) == 0:
+                continue
+            if len(rows) < len(keep):
+                hs, keys = hs[rows], keys[rows]
+            low_res = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, tokens)
+            masks.append(fast_decoder.resize_logits(sam, low_res[keep[rows]], pred.input_size, pred.original_size))
+        iou = torch.cat(ious)
+        flat_keep = (iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)).flatten()
+        if masks:
+            masks = torch.cat(masks)
+        else:
+            masks = torch.zeros((0, *pred.original_size), dtype=torch.float32)
         return MaskData(masks=masks, iou_preds=iou.flatten()[flat_keep], points=point_rows[flat_keep])
 
     def _process_batch(
