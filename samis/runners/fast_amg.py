@@ -15,7 +15,7 @@ candidates are computed, never which are kept:
   does not change the kept set;
 * prompts go through the decoder two at a time (``DECODE_CHUNK``), so that its
   per-prompt 4096 x 256 tensors stay in the CPU cache instead of streaming a whole
-  ``points_per_batch`` through memory for every elementwise op (1.7x on 2 cores).
+  ``points_per_batch`` through memory for every elementwise op (about 1.6x on 2 cores).
 
 Everything after that (stability score, boxes, crop-edge filter, RLE, NMS, crops,
 small-region post-processing, output records) is the stock code path.
