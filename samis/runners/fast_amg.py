@@ -64,21 +64,6 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
         if predictor is not None:
             self.predictor = predictor
         self.decode_chunk = DECODE_CHUNK
-        self._state_for = None  # the features tensor the cached state belongs to
-        self._state = None
-
-    def _image_state(self) -> fast_decoder.ImageState:
-        feats = self.predictor.features
-        if self._state_for is not feats:
-            self._state = fast_decoder.prepare_image(self.predictor.model, feats)
-            self._state_for = feats
-        return self._state
-
-    def _process_crop(self, *args, **kwargs) -> MaskData:
-        try:
-            return super()._process_crop(*args, **kwargs)
-        finally:
-            self._state_for = self._state = None  # do not hold a crop's tensors
 
     @torch.no_grad()
     def _candidates(self, points: np.ndarray, im_size: Tuple[int, ...]) -> MaskData:
@@ -86,7 +71,7 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
         that pass ``pred_iou_thresh``, in the stock order (prompt-major)."""
         pred = self.predictor
         sam = pred.model
-        state = self._image_state()
+        state = fast_decoder.image_state(pred)  # shared with the prompted modes of this image
         transformed = pred.transform.apply_coords(points, im_size)
         in_points = torch.as_tensor(transformed, device=pred.device)
         in_labels = torch.ones(in_points.shape[0], dtype=torch.int, device=in_points.device)
@@ -94,12 +79,13 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
 
         tokens = list(range(1, sam.mask_decoder.num_mask_tokens))  # multimask_output=True
         point_rows = torch.as_tensor(points).repeat_interleave(len(tokens), dim=0)
-        ious, masks = [], []
+        ious, keeps, masks = [], [], []
         for lo in range(0, sparse.shape[0], self.decode_chunk):
             hs, keys = fast_decoder.decode_tokens(sam, state, sparse[lo:lo + self.decode_chunk], [0] + [1 + i for i in tokens])
             iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, tokens]
-            ious.append(iou)
             keep = iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)
+            ious.append(iou)
+            keeps.append(keep)
             rows = keep.any(dim=1).nonzero().flatten()
             if len(rows) == 0:
                 continue
@@ -107,12 +93,8 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
                 hs, keys = hs[rows], keys[rows]
             low_res = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, tokens)
             masks.append(fast_decoder.resize_logits(sam, low_res[keep[rows]], pred.input_size, pred.original_size))
-        iou = torch.cat(ious)
-        flat_keep = (iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)).flatten()
-        if masks:
-            masks = torch.cat(masks)
-        else:
-            masks = torch.zeros((0, *pred.original_size), dtype=torch.float32)
+        iou, flat_keep = torch.cat(ious), torch.cat(keeps).flatten()
+        masks = torch.cat(masks) if masks else torch.zeros((0, *pred.original_size), dtype=torch.float32)
         return MaskData(masks=masks, iou_preds=iou.flatten()[flat_keep], points=point_rows[flat_keep])
 
     def _process_batch(

@@ -253,11 +253,23 @@ def resize_logits(sam, low_res: Tensor, input_size: tuple, original_size: tuple)
     return torch.matmul(torch.matmul(ry, low_res), rxt)
 
 
+def image_state(predictor) -> ImageState:
+    """``prepare_image`` for the image a ``SamPredictor`` holds, computed once per embedding: kept
+    on the predictor, so every mode and the automatic generator decoding that image share it."""
+    cached = getattr(predictor, "_samis_decoder_state", None)
+    if cached is None or cached[0] is not predictor.features:
+        cached = (predictor.features, prepare_image(predictor.model, predictor.features))
+        predictor._samis_decoder_state = cached
+    return cached[1]
+
+
 @torch.no_grad()
-def fast_decode(sam, features: Tensor, sparse: Tensor, multimask_output: bool = True) -> tuple[Tensor, Tensor]:
+def fast_decode(sam, features: Tensor, sparse: Tensor, multimask_output: bool = True,
+                state: ImageState | None = None) -> tuple[Tensor, Tensor]:
     """Drop-in equivalent of ``sam.mask_decoder(...)`` without a mask input:
-    returns (low-res logits, IoU predictions) like the stock decoder."""
-    state = prepare_image(sam, features)
+    returns (low-res logits, IoU predictions) like the stock decoder. ``state``: the image's
+    prepared tensors when the caller has them (``image_state``)."""
+    state = state if state is not None else prepare_image(sam, features)
     idx = list(range(1, sam.mask_decoder.num_mask_tokens)) if multimask_output else [0]
     hs, keys = decode_tokens(sam, state, sparse, [0] + [1 + i for i in idx])
     iou = iou_predictions(sam, hs[:, 0])

@@ -24,17 +24,6 @@ def prompts_for(mask: np.ndarray, cfg: dict, stem: str) -> Prompts:
     )
 
 
-def _image_state(predictor):
-    """The fast decoder's per-image tensors, computed once per embedding and shared by every mode."""
-    from samis.runners import fast_decoder
-
-    cached = getattr(predictor, "_samis_decoder_state", None)
-    if cached is None or cached[0] is not predictor.features:
-        cached = (predictor.features, fast_decoder.prepare_image(predictor.model, predictor.features))
-        predictor._samis_decoder_state = cached
-    return cached[1]
-
-
 @torch.no_grad()
 def _fast_logits(predictor, coords, labels, boxes, multimask: bool):
     """``predict_torch(..., return_logits=True)`` through :mod:`samis.runners.fast_decoder`.
@@ -48,11 +37,8 @@ def _fast_logits(predictor, coords, labels, boxes, multimask: bool):
     sam = predictor.model
     points = (coords, labels) if coords is not None else None
     sparse, _ = sam.prompt_encoder(points=points, boxes=boxes, masks=None)
-    state = _image_state(predictor)
-    idx = list(range(1, sam.mask_decoder.num_mask_tokens)) if multimask else [0]
-    hs, keys = fast_decoder.decode_tokens(sam, state, sparse, [0] + [1 + i for i in idx])
-    iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, idx]
-    low = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, idx)
+    low, iou = fast_decoder.fast_decode(sam, predictor.features, sparse, multimask,
+                                        state=fast_decoder.image_state(predictor))
     return fast_decoder.resize_logits(sam, low, predictor.input_size, predictor.original_size), iou
 
 
