@@ -50,6 +50,7 @@ def main(argv=None):
 
     from segment_anything import SamPredictor
 
+    from samis.backends import get_backend
     from samis.datasets import get_dataset
     from samis.runners.config import normalize
     from samis.runners.embedding_cache import CachedSamPredictor, state_digest
@@ -65,6 +66,7 @@ def main(argv=None):
     else:
         sam, digest = get_model(args.model, device=args.device)
     samples = get_dataset(args.dataset, root=args.data_root, split=args.split).samples()[: args.images]
+    backend = get_backend(args.model)
     box, point = normalize({"mode": "box"}), normalize({"mode": "point"})
     plain = SamPredictor(sam)
     rows = []
@@ -78,7 +80,7 @@ def main(argv=None):
             def no_cache():
                 for cfg in (box, point):
                     plain.set_image(image)
-                    prompted_map(plain, gt, cfg, s.stem)
+                    prompted_map(backend, plain, gt, cfg, s.stem)
 
             def with_cache(cache, cold):
                 if cold:  # a fresh cache folder each time: a never-seen image
@@ -86,7 +88,7 @@ def main(argv=None):
                 p = CachedSamPredictor(sam, digest, cache_dir=cache)
                 p.set_image(image)
                 for cfg in (box, point):
-                    prompted_map(p, gt, cfg, s.stem)
+                    prompted_map(backend, p, gt, cfg, s.stem)
 
             warm_dir = os.path.join(tmp, "warm")
             with_cache(warm_dir, cold=False)  # fill the warm cache

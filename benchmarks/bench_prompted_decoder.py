@@ -29,14 +29,15 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=60, help="every n-th image of the SD-900 test split")
     args = ap.parse_args(argv)
 
+    from samis.backends import get_backend
     from samis.datasets import get_dataset
     from samis.runners.config import normalize
-    from samis.runners.embedding_cache import CachedSamPredictor
     from samis.runners.engine import get_model
     from samis.runners.prompted import prompted_map
 
     sam, digest = get_model("vit_t", device="cpu")
-    predictor = CachedSamPredictor(sam, digest)
+    backend = get_backend("vit_t")
+    predictor = backend.predictor(sam, digest)
     samples = get_dataset("sd900", root=SHARED / "datasets", split="test").samples()[::args.every]
     seconds = {"stock": 0.0, "fast": 0.0}
     worst = differ = flips = 0
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
             for decoder in ("stock", "fast"):
                 c = normalize({**cfg, "decoder": decoder})
                 t0 = time.perf_counter()
-                maps[decoder], _ = prompted_map(predictor, gt, c, s.stem)
+                maps[decoder], _ = prompted_map(backend, predictor, gt, c, s.stem)
                 seconds[decoder] += time.perf_counter() - t0
             diff = np.abs(maps["fast"].astype(int) - maps["stock"].astype(int))
             worst, differ = max(worst, int(diff.max())), differ + int((diff > 0).sum())

@@ -172,3 +172,26 @@ def make_prompts(
         point_coords=np.stack(coords) if coords else None,
         point_labels=np.stack(labels) if labels else None,
     )
+
+
+@dataclass(frozen=True)
+class ComponentPrompts:
+    """A prompt generator: one box and/or points per ground-truth component (box, point, box+point modes).
+
+    Called as ``generator(gt, stem, previous=None)``, as micro-sam's prompt generators are called
+    with the last prediction: an iterative generator (corrective clicks) reads ``previous``; these
+    prompts depend only on the ground truth and on ``(seed, stem)``.
+    """
+
+    use_box: bool
+    n_points: int = 0
+    n_negative: int = 0
+    jitter: float = 0.0
+    min_area: int = 0
+    neg_ring: tuple[float, float] = (5.0, 20.0)
+    seed: int = 0
+
+    def __call__(self, gt: np.ndarray, stem: str, previous: np.ndarray | None = None) -> Prompts:
+        return make_prompts(gt, use_box=self.use_box, n_points=self.n_points, n_negative=self.n_negative,
+                            jitter=self.jitter, min_area=self.min_area, neg_ring=self.neg_ring,
+                            rng=image_rng(self.seed, stem))

@@ -53,9 +53,9 @@ def test_default_definition_loads_on_this_machine(shared_root, monkeypatch):
     assert [m.name for m in d.models] == ["vit_t"]
     assert [(s.label, split) for s, split in d.units()] == [
         ("SD-saliency-900", "test"), ("SD-saliency-900", "full"), ("MT", "defective")]
-    autos = [m for m in d.modes if m["mode"] == "automatic"]
-    assert [a["policy"] for a in autos] == ["union", "score", "oracle"]
-    assert all(a["points_per_side"] < 32 for a in autos)  # the CPU study must not use the stock 32x32 grid
+    autos = [m for m in d.modes if m.mode == "automatic"]
+    assert [a.policy for a in autos] == ["union", "score", "oracle"]
+    assert all(a.points_per_side < 32 for a in autos)  # the CPU study must not use the stock 32x32 grid
     sd = d.baselines["SD-saliency-900"]
     assert sd.root == shared_root / "baselines" / "SD-saliency-900"
     assert "CSEPNet" in sd.method_names("test") and "CSEPNet" not in sd.method_names("full")
@@ -80,10 +80,10 @@ def test_paper_definition_is_the_published_study(tmp_path, monkeypatch):
     assert d.models[0].checkpoint == tmp_path / "ckpt" / "sam_vit_h_4b8939.pth"
     assert {s.name for s in d.datasets} == {"sd900", "mt", "nrsd"}
     assert dict((s.label, s.splits) for s in d.datasets)["NRSD-MN"] == ("craft", "real")
-    auto = next(m for m in d.modes if m["mode"] == "automatic")
-    assert (auto["points_per_side"], auto["pred_iou_thresh"], auto["stability_score_thresh"]) == (32, 0.88, 0.95)
-    assert [m["n_points"] for m in d.modes if m["mode"] == "point"] == [1, 3, 5]
-    assert {m["mode"] for m in d.modes} == {"box", "point", "automatic"}
+    auto = next(m for m in d.modes if m.mode == "automatic")
+    assert (auto.points_per_side, auto.pred_iou_thresh, auto.stability_score_thresh) == (32, 0.88, 0.95)
+    assert [m.n_points for m in d.modes if m.mode == "point"] == [1, 3, 5]
+    assert {m.mode for m in d.modes} == {"box", "point", "automatic"}
     assert set(d.protocols) == {"steel", "sod"}
 
 
@@ -99,7 +99,7 @@ def test_sweep_extends_default_and_replaces_lists(monkeypatch):
     d = load_definition(EXPERIMENTS / "sweep-point-k.yaml", check_paths=False)
     base = load_definition(EXPERIMENTS / "default.yaml", check_paths=False)
     assert d.name == "sweep-point-k" and d.sources == (EXPERIMENTS / "sweep-point-k.yaml", EXPERIMENTS / "default.yaml")
-    assert [m["n_points"] for m in d.modes] == [1, 2, 3, 5, 8]
+    assert [m.n_points for m in d.modes] == [1, 2, 3, 5, 8]
     assert d.models == base.models and d.baselines == base.baselines
     assert d.predictions == base.predictions  # k = 1, 3, 5 maps are shared with the default study
     assert d.output != base.output
@@ -118,9 +118,9 @@ def test_minimal_definition_gets_defaults_and_file_relative_paths(tmp_path):
 
     box, point, *autos = d.modes
     assert box == normalize({"mode": "box"})  # the runners' defaults, filled in once
-    assert point["n_points"] == 3 and point["n_negative"] == 0  # k is the study's spelling of n_points
-    assert [a["policy"] for a in autos] == ["union", "score", "oracle"]  # one method per default policy
-    assert all(a["points_per_side"] == 8 for a in autos)
+    assert point.n_points == 3 and point.n_negative == 0  # k is the study's spelling of n_points
+    assert [a.policy for a in autos] == ["union", "score", "oracle"]  # one method per default policy
+    assert all(a.points_per_side == 8 for a in autos)
     assert [method_name("vit_t", m) for m in d.modes] == [
         "SAM-vit_t-box", "SAM-vit_t-point3", "SAM-vit_t-auto-union-pps8", "SAM-vit_t-auto-score-pps8",
         "SAM-vit_t-auto-oracle-pps8"]
@@ -166,7 +166,7 @@ def test_unset_variable_is_named(tmp_path, monkeypatch):
         (lambda d: d["modes"].append({"mode": "box", "jitter": 0.0}), "modes[3]", "same method (SAM-<model>-box) as modes[0]"),
         (lambda d: d.update(colour="red"), "colour", "allowed here"),
         (lambda d: d.update(seed="x"), "seed", "an integer >= 0"),
-        (lambda d: d["models"][0].update(name="vit_x"), "models[0].name", "vit_t, vit_b, vit_l, vit_h"),
+        (lambda d: d["models"][0].update(name="vit_x"), "models[0].name", "vit_h, vit_l, vit_b, vit_t"),
         (lambda d: d["models"][0].update(device="gpu"), "models[0].device", "cuda"),
         (lambda d: d["models"][0].update(checkpoint="missing.pth"), "models[0].checkpoint", "existing file"),
         (lambda d: d["datasets"][0].update(data_root="nope"), "datasets[0].data_root", "existing directory"),
@@ -223,7 +223,7 @@ def test_extends_merges_mappings_replaces_lists_and_keeps_base_relative_paths(tm
         "baselines": {"syn": {"methods": "all"}},  # merged: root still comes from the base
     }
     d = load_definition(write(tmp_path / "child.yaml", child))
-    assert d.name == "child" and [m["mode"] for m in d.modes] == ["point"]
+    assert d.name == "child" and [m.mode for m in d.modes] == ["point"]
     assert d.datasets[0].data_root == tmp_path / "base" / "data"  # relative to base.yaml, not child.yaml
     assert d.baselines["syn"].root == tmp_path / "base" / "maps"
     assert d.baselines["syn"].methods is None and d.baselines["syn"].method_names() == ["FT"]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
 from segment_anything import SamAutomaticMaskGenerator
 
-from samis.errors import CheckpointError
 from samis.imageio import read_rgb
 from samis.runners import fast_decoder
 from samis.runners.embedding_cache import CachedSamPredictor
@@ -17,15 +14,8 @@ from samis.runners.fast_amg import FastSamAutomaticMaskGenerator, mask_agreement
 
 
 @pytest.fixture(scope="module")
-def vit_t():
-    from samis.models import load_sam
-
-    try:
-        return load_sam("vit_t", device="cpu")
-    except CheckpointError as exc:  # no weights on this machine
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+def vit_t(vit_t_model):
+    return vit_t_model
 
 
 @pytest.fixture(scope="module")

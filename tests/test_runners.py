@@ -67,15 +67,8 @@ def random_model():
 
 
 @pytest.fixture(scope="session")
-def real_model():
-    try:
-        from samis.runners.engine import get_model
-
-        return get_model("vit_t", device="cpu")  # cached in-process: the CLI test reuses it
-    except Exception as exc:  # weights not installed on this machine
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"real vit_t weights unavailable ({exc}); run `samis models install vit_t`")
+def real_model(vit_t_model):
+    return vit_t_model  # the runners' in-process model cache: the CLI test reuses it
 
 
 def _iou(map_u8, gt):
@@ -208,17 +201,19 @@ def test_real_box_prompts_beat_a_random_model(tmp_path, four, real_model, random
                                  {"mode": "box+point", "n_negative": 2}, {"mode": "point", "multimask": "largest"}])
 def test_fast_decoder_maps_equal_stock_predictor(four, real_model, cache, cfg):
     """The fast prompted decoder gives SamPredictor's maps: at most 1 grey level apart, same binary masks."""
+    from samis.backends import get_backend
     from samis.runners.config import normalize
     from samis.runners.prompted import prompted_map
 
     sam, digest = real_model
-    predictor = CachedSamPredictor(sam, digest, cache_dir=cache)
+    backend = get_backend("vit_t")
+    predictor = backend.predictor(sam, digest, cache_dir=cache)
     changed = 0
     for s in four.samples():
         image, gt = s.load()
         predictor.set_image(image)
-        fast, _ = prompted_map(predictor, gt, normalize({**cfg, "decoder": "fast"}), s.stem)
-        stock, _ = prompted_map(predictor, gt, normalize({**cfg, "decoder": "stock"}), s.stem)
+        fast, _ = prompted_map(backend, predictor, gt, normalize({**cfg, "decoder": "fast"}), s.stem)
+        stock, _ = prompted_map(backend, predictor, gt, normalize({**cfg, "decoder": "stock"}), s.stem)
         assert np.abs(fast.astype(int) - stock.astype(int)).max() <= 1, (s.stem, cfg)
         assert ((fast > 127) == (stock > 127)).all(), (s.stem, cfg)
         changed += int((fast != stock).sum())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from samis.errors import ConfigError
+from samis.runners.config import MODES
 
 
 def _parse_sets(pairs) -> dict:
@@ -17,32 +18,33 @@ def _parse_sets(pairs) -> dict:
     return out
 
 
-def _configs(modes, sets: dict) -> list[dict]:
+def _configs(modes, sets: dict) -> list:
     """One config per mode; a comma-separated ``policy`` expands to one automatic method per policy.
 
     ``--set key=value`` applies to every mode that has the option; ``--set box.jitter=0.1`` to one mode.
     """
-    from samis.runners.config import _defaults, normalize
+    from samis.runners.config import mode_class, normalize
 
     cfgs = []
     for mode in modes:
-        base = normalize({"mode": mode})
+        cls = mode_class(mode)
+        options = cls.options()
         opts = {}
         for key, value in sets.items():
             scope, _, name = key.rpartition(".")
-            if scope and normalize({"mode": scope})["mode"] != base["mode"]:
+            if scope and mode_class(scope) is not cls:
                 continue
-            if name in _defaults(base["mode"]):
+            if name in options:
                 opts[name] = value
             elif scope:
                 raise ConfigError(f"--set {key}: mode {scope} has no option {name}")
-        policies = str(opts.pop("policy", base.get("policy", ""))).split(",") if base["mode"] == "automatic" else [None]
+        policies = str(opts.pop("policy", options["policy"])).split(",") if "policy" in options else [None]
         for policy in policies:
-            cfg = {"mode": base["mode"], **opts}
+            cfg = {"mode": cls.mode, **opts}
             if policy:
                 cfg["policy"] = policy.strip()
             cfgs.append(normalize(cfg))
-    unknown = [k for k in sets if not any(k.rpartition(".")[2] in _defaults(c["mode"]) for c in cfgs)]
+    unknown = [k for k in sets if not any(k.rpartition(".")[2] in c.options() for c in cfgs)]
     if unknown:
         raise ConfigError(f"--set {', '.join(unknown)}: no asked mode has this option")
     return cfgs
@@ -53,7 +55,7 @@ def _configs(modes, sets: dict) -> list[dict]:
 @click.option("--split", default=None, help="dataset split (sd900: test/train/full; mt: full/defective ...)")
 @click.option("--model", "model_name", default="vit_t", show_default=True)
 @click.option("--mode", "modes", multiple=True, required=True,
-              type=click.Choice(["box", "point", "box+point", "automatic"]), help="repeatable")
+              type=click.Choice(list(MODES)), help="repeatable")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, help="else SAMIS_DATA_ROOT")
 @click.option("--out", "out_root", type=click.Path(file_okay=False), default=None,
               help="maps go to OUT/<method>/<stem>.png [results/predictions/run/<dataset>]")

@@ -24,14 +24,15 @@ from samis.datasets import DATASETS
 from samis.errors import ConfigError
 from samis.experiments.files import KeyPath, load_tree
 from samis.experiments.schema import Checker
+from samis.models.registry import MODEL_REGISTRY
+from samis.runners.config import MODES, POLICIES, ModeConfig, mode_class
 
 # --- the vocabulary ---------------------------------------------------------------------------
-MODELS = ("vit_t", "vit_b", "vit_l", "vit_h")
+# models and modes are the registries' (samis.models.registry, samis.runners.config)
 PROTOCOL_METRICS = {
     "steel": ("WF", "SM", "OR", "PFOM", "MAE"),
     "sod": ("MAE", "Sm", "wF", "maxF", "meanF", "adpF", "maxE", "meanE", "adpE", "IoU", "Dice"),
 }
-POLICIES = ("union", "score", "oracle")
 TABLE_KINDS = ("main", "categories", "sam_modes")
 FIGURE_KINDS = ("qualitative", "curves", "category_bars")
 TABLE_FORMATS = ("md", "latex", "csv")
@@ -59,7 +60,9 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelEntry:
+    """One model of the study: a variant of ``samis.models.MODEL_REGISTRY`` and where it runs."""
+
     name: str
     checkpoint: Path | None = None  # None: the models module finds the default weights
     device: str | None = None  # None or "auto": the runner picks
@@ -129,8 +132,8 @@ class Definition:
     name: str
     path: Path
     datasets: tuple[DatasetSpec, ...]
-    models: tuple[ModelSpec, ...]
-    modes: tuple[dict, ...]  # normalised runner configs (samis.runners.config), one per method and model
+    models: tuple[ModelEntry, ...]
+    modes: tuple[ModeConfig, ...]  # typed runner configs (samis.runners.config), one per method and model
     baselines: dict[str, BaselineSpec]
     protocols: tuple[str, ...]
     tables: tuple[TableSpec, ...]
@@ -169,25 +172,17 @@ def match_methods(patterns: tuple[str, ...] | None, available: list[str]) -> lis
 
 
 # --- mode configs -------------------------------------------------------------------------------
-# The runners own the mode vocabulary (samis.runners.config: defaults, names, validation); a
-# definition adds only two conveniences: the spellings of the study's text (k, negative,
-# max_area_fraction) and ``policies: [...]``, one automatic entry for several policies that share
-# one mask generation per image.
+# The runners own the mode vocabulary (samis.runners.config: options, defaults, ranges, names,
+# validation); a definition adds only two conveniences: the spellings of the study's text (k,
+# negative, max_area_fraction) and ``policies: [...]``, one automatic entry for several policies that
+# share one mask generation per image.
 MODE_ALIASES = {"k": "n_points", "negative": "n_negative", "max_area_fraction": "background_frac"}
-DEFAULT_POLICIES = ("union", "score", "oracle")
-_RANGES = {  # key -> (lo, hi, lo excluded); checked here so the error names the key path
-    "n_points": (1, None, False), "n_negative": (0, None, False), "min_area": (0, None, False),
-    "jitter": (0.0, None, False), "points_per_side": (1, None, False), "points_per_batch": (1, None, False),
-    "batch_size": (1, None, False), "min_mask_region_area": (0, None, False), "crop_n_layers": (0, None, False),
-    "pred_iou_thresh": (0.0, 1.0, False), "stability_score_thresh": (0.0, 1.0, False),
-    "box_nms_thresh": (0.0, 1.0, False), "background_frac": (0.0, 1.0, True), "oracle_overlap": (0.0, 1.0, False),
-    "seed": (0, None, False),
-}
+DEFAULT_POLICIES = POLICIES
 
 
-def _mode_value(c: Checker, key: str, value: Any, default: Any, path: KeyPath) -> Any:
-    """Type (from the runner's default) and range of one mode option."""
-    lo, hi, open_lo = _RANGES.get(key, (None, None, False))
+def _mode_value(c: Checker, key: str, value: Any, default: Any, rng: tuple, path: KeyPath) -> Any:
+    """Type (from the runner's default) and range (from the runner's option) of one mode option."""
+    lo, hi, open_lo = rng
     if key == "multimask":
         return value if isinstance(value, int) and not isinstance(value, bool) else c.string(value, path)
     if isinstance(default, bool):
@@ -196,45 +191,46 @@ def _mode_value(c: Checker, key: str, value: Any, default: Any, path: KeyPath) -
         return c.integer(value, path, lo, hi)
     if isinstance(default, float):
         return c.number(value, path, lo, hi, open_lo)
-    if isinstance(default, list):
+    if isinstance(default, (list, tuple)):
         return [c.number(v, path + (j,)) for j, v in enumerate(c.items(value, path, "numbers"))]
     if value is None:
         return None
     return c.string(value, path)
 
 
-def _modes(c: Checker, value: Any, seed: int) -> tuple[dict, ...]:
-    from samis.runners.config import method_name, normalize  # no torch: safe to import here
+def _modes(c: Checker, value: Any, seed: int) -> tuple[ModeConfig, ...]:
+    from samis.runners.config import normalize
 
-    out: list[dict] = []
+    out: list[ModeConfig] = []
     where: dict[str, int] = {}
     for i, item in enumerate(c.items(value, ("modes",), "mode configs ({mode: box|point|automatic, ...})")):
         path = ("modes", i)
         if not isinstance(item, dict):
             raise c.expected(path, "a mapping such as {mode: box}", item)
-        raw_mode = c.string(item.get("mode"), path + ("mode",), what="box, point, box+point or automatic")
+        raw_mode = c.string(item.get("mode"), path + ("mode",), what=" or ".join([", ".join(list(MODES)[:-1]), list(MODES)[-1]]))
         try:
-            defaults = normalize({"mode": raw_mode})
+            cls = mode_class(raw_mode)
         except ConfigError as exc:
             raise c.fail(path + ("mode",), str(exc)) from None
-        automatic = defaults["mode"] == "automatic"
-        allowed = sorted(k for k in defaults if k != "mode")
+        defaults, ranges = cls.options(), cls.ranges()
+        automatic = "policy" in defaults  # a mode with a policy option also takes policies: [...]
+        allowed = sorted(defaults)
         allowed += sorted(alias for alias, canon in MODE_ALIASES.items() if canon in defaults)
         allowed += ["policies"] if automatic else []
-        entry: dict[str, Any] = {"mode": defaults["mode"]}
+        entry: dict[str, Any] = {"mode": cls.mode}
         policies: tuple[str, ...] | None = None
         for key, raw in item.items():
             if key == "mode":
                 continue
             if key not in allowed:
-                raise c.fail(path + (key,), f"unknown key {key!r} for mode {defaults['mode']}; allowed here: {', '.join(allowed)}")
+                raise c.fail(path + (key,), f"unknown key {key!r} for mode {cls.mode}; allowed here: {', '.join(allowed)}")
             if key == "policies":
                 policies = c.strings(raw, path + (key,), POLICIES)
                 continue
             canon = MODE_ALIASES.get(key, key)
             if canon != key and canon in item:
                 raise c.fail(path + (key,), f"{key!r} is another spelling of {canon!r}; give only one of them")
-            entry[canon] = _mode_value(c, canon, raw, defaults[canon], path + (key,))
+            entry[canon] = _mode_value(c, canon, raw, defaults[canon], ranges.get(canon, (None, None, False)), path + (key,))
         if policies is not None and "policy" in entry:
             raise c.fail(path + ("policies",), "give either policy: or policies:, not both")
         entry.setdefault("seed", seed)
@@ -246,7 +242,7 @@ def _modes(c: Checker, value: Any, seed: int) -> tuple[dict, ...]:
                 config = normalize(config)
             except ConfigError as exc:
                 raise c.fail(path, str(exc)) from None
-            name = method_name("MODEL", config)
+            name = config.method_name("MODEL")
             if name in where:
                 raise c.fail(path, f"gives the same method ({name.replace('MODEL', '<model>')}) as modes[{where[name]}]")
             where[name] = i
@@ -277,12 +273,12 @@ def _datasets(c: Checker, value: Any, protocols: tuple[str, ...]) -> tuple[Datas
     return tuple(out)
 
 
-def _models(c: Checker, value: Any) -> tuple[ModelSpec, ...]:
+def _models(c: Checker, value: Any) -> tuple[ModelEntry, ...]:
     out = []
     for i, item in enumerate(c.items(value, ("models",), "models ({name: vit_t})")):
         path = ("models", i)
         c.mapping(item, path, ("name", "checkpoint", "device"), required=("name",))
-        name = c.string(item["name"], path + ("name",), MODELS)
+        name = c.string(item["name"], path + ("name",), tuple(MODEL_REGISTRY))
         ckpt = c.path(item["checkpoint"], path + ("checkpoint",), "file") if item.get("checkpoint") is not None else None
         device = None
         if item.get("device") is not None:
@@ -290,7 +286,7 @@ def _models(c: Checker, value: Any) -> tuple[ModelSpec, ...]:
             device = None if device == "auto" else device
         if any(m.name == name for m in out):
             raise c.fail(path + ("name",), f"model {name!r} is listed twice")
-        out.append(ModelSpec(name=name, checkpoint=ckpt, device=device))
+        out.append(ModelEntry(name=name, checkpoint=ckpt, device=device))
     return tuple(out)
 
 

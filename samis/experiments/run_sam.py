@@ -43,15 +43,13 @@ class AllSplits:
         return list(self._samples)
 
 
-def groups(configs: tuple[dict, ...]) -> list[list[dict]]:
+def groups(configs: tuple) -> list[list]:
     """Configs that the runners process together: prompted modes one by one, automatic by generator."""
-    from samis.runners.config import generator_key
-
-    out: list[list[dict]] = []
-    auto: dict[tuple, list[dict]] = {}
+    out: list[list] = []
+    auto: dict[tuple, list] = {}
     for cfg in configs:
-        if cfg["mode"] == "automatic":
-            key = generator_key(cfg)
+        if cfg.mode == "automatic":
+            key = cfg.generator_key
             if key not in auto:
                 auto[key] = []
                 out.append(auto[key])
@@ -80,8 +78,8 @@ def run_sam(definition: Definition, shard=(0, 1), progress: bool = True, echo=pr
     point results for every dataset first.
     """
     layout = Layout(definition)
-    prompted = tuple(c for c in definition.modes if c["mode"] != "automatic")
-    automatic = tuple(c for c in definition.modes if c["mode"] == "automatic")
+    prompted = tuple(c for c in definition.modes if c.mode != "automatic")
+    automatic = tuple(c for c in definition.modes if c.mode == "automatic")
     for phase in (prompted, automatic):
         if not phase:
             continue
@@ -94,16 +92,17 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) ->
     """The maps of ``modes`` for one model and dataset entry: one timed encoder pass, then each group."""
     from tqdm.auto import tqdm
 
-    from samis.runners import CachedSamPredictor, method_name, predict_many
+    from samis.backends import get_backend
+    from samis.runners import predict_many
     from samis.runners.engine import get_model, shard_samples
     from samis.runners.store import done_stems, same_options
 
     tag = shard_tag(shard)
-    kind = "automatic" if modes[0]["mode"] == "automatic" else "prompted"
+    kind = "automatic" if modes[0].mode == "automatic" else "prompted"
     dataset = AllSplits(spec)
     mine = shard_samples(dataset.samples(), shard)
     root = layout.sam_root(spec.label)
-    names = [method_name(model.name, cfg) for cfg in modes]
+    names = [cfg.method_name(model.name) for cfg in modes]
     # maps of other options under the same name are not done: the runner refuses or replaces them
     done = {name: done_stems(root / name) if same_options(root / name, cfg, model.name) else set()
             for name, cfg in zip(names, modes)}
@@ -113,7 +112,7 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) ->
         return
     echo(f"run: {model.name} {kind} on {spec.label} (shard {tag}): {len(pending)} of {len(mine)} images to do")
     sam, digest = get_model(model.name, model.checkpoint, model.device)
-    predictor = CachedSamPredictor(sam, digest)
+    predictor = get_backend(model.name).predictor(sam, digest)
     start = time.perf_counter()
     for sample in tqdm(pending, unit="img", disable=not progress, dynamic_ncols=True,
                        desc=f"{spec.label} image encoder"):

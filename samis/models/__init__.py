@@ -1,7 +1,7 @@
-"""SAM variants: a registry, verified weights, and ``load_sam`` that returns a ready model.
+"""Model variants: a registry, verified weights, and ``load_sam`` that returns a ready model.
 
-``load_sam("vit_t")`` gives a ``segment_anything.modeling.Sam`` whatever the variant, so every
-runner uses segment-anything's ``SamPredictor`` and ``SamAutomaticMaskGenerator`` unchanged.
+``load_sam("vit_t")`` gives a ``segment_anything.modeling.Sam`` whatever the SAM 1 variant; the
+runners reach it only through its backend (``samis.backends``, family ``sam1``).
 """
 
 from samis.models.registry import DEFAULT_MODEL, MODEL_REGISTRY, ModelSpec, get_spec

@@ -1,14 +1,11 @@
-"""Fetch an official SAM checkpoint: stream to ``.part`` with a progress bar, verify the MD5, rename.
+"""Fetch an official SAM checkpoint with pooch: streamed to a temporary file, MD5 checked, then moved in.
 
 Where the network does not allow it, the error gives the URL and where to put the file by hand.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import urllib.error
-import urllib.request
+import re
 from pathlib import Path
 
 from samis.errors import CheckpointError
@@ -21,6 +18,9 @@ from samis.paths import checkpoint_dir
 def download(name: str, dest_dir: Path | None = None, timeout: float = 30.0, url: str | None = None,
              progress: bool = True, echo=print) -> Path:
     """Download ``name``'s official checkpoint into ``dest_dir`` (default: the checkpoint dir)."""
+    import pooch
+    import requests
+
     from samis.errors import ConfigError
 
     spec = get_spec(name)
@@ -34,36 +34,21 @@ def download(name: str, dest_dir: Path | None = None, timeout: float = 30.0, url
         echo(f"{dest} already present and verified")
         return dest
     dest_dir.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    md5 = hashlib.md5()
+    pooch.get_logger().setLevel("WARNING")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(part, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            bar = None
-            if progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=total, unit="B", unit_scale=True, desc=spec.filename)
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-                md5.update(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-            if bar is not None:
-                bar.close()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        part.unlink(missing_ok=True)
+        pooch.retrieve(url, known_hash=f"md5:{spec.md5}", fname=spec.filename, path=dest_dir,
+                       downloader=pooch.HTTPDownloader(progressbar=progress, timeout=timeout))
+    except ValueError as exc:  # pooch's digest mismatch: the temporary file is already gone
+        got = re.search(r"got ([0-9a-f]{32})", str(exc))
+        raise CheckpointError(
+            f"downloaded {url} but its MD5 {got.group(1) if got else '(another)'} is not the published {spec.md5} "
+            f"(interrupted or altered transfer); nothing was kept: try again, or {where_to_put(spec)}"
+        ) from None
+    except (requests.exceptions.RequestException, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise CheckpointError(
             f"could not download {url} ({reason}); this machine may have no access to it: "
             f"fetch it elsewhere and put it at {dest} (or pass --checkpoint PATH, or set SAMIS_CHECKPOINT_DIR)"
         ) from None
-    if md5.hexdigest() != spec.md5:
-        part.unlink(missing_ok=True)
-        raise CheckpointError(
-            f"downloaded {url} but its MD5 {md5.hexdigest()} is not the published {spec.md5} "
-            f"(interrupted or altered transfer); nothing was kept: try again, or {where_to_put(spec)}"
-        )
-    os.replace(part, dest)
     remember_md5(dest, spec.md5)
     return dest

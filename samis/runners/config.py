@@ -1,48 +1,236 @@
-"""Mode configurations: defaults, validation, method names and the hash that guards stored maps.
+"""The mode vocabulary: one frozen configuration class per mode, and the registry that names them.
 
-A mode configuration is a plain dict from an experiment definition or ``--set key=value``. It is
-normalised here once (defaults filled, types checked), so the method name, the manifest and the
-config hash all see the same thing. Parameters that change the maps and differ from the defaults
-appear in the method name; parameters that only change speed (``points_per_batch``, ``generator``,
-``decoder``, ``batch_size``) are recorded in the manifest but left out of the hash, so a faster rerun can
-resume a slower one.
+A mode configuration arrives as a plain mapping (an experiment definition, ``--set key=value``, a
+manifest) and is parsed here once by :func:`normalize` into a typed, frozen configuration: defaults
+filled, strings coerced, values checked. Everything derived from a configuration lives on its class,
+so the method name, the manifest, the config hash, the definition loader's ranges and the CLI's
+choices all read the same fields:
+
+- a field's default is the mode's default; ``opt(..., lo=, hi=)`` records the range the definition
+  loader checks (its error names the key path); ``execution=True`` marks a speed-only option
+  (``points_per_batch``, ``generator``, ``decoder``, ``batch_size``): recorded in the manifest but
+  left out of the hash and the name, so a faster rerun can resume a slower one;
+- ``check`` raises the ConfigError a bad value gets; ``name_parts`` says which non-default options
+  appear in the method name;
+- ``runner`` names the class in :mod:`samis.runners` that turns one image into one map (imported on
+  first use, so this module stays free of torch).
+
+Adding a mode is one configuration class here (plus its line in ``MODES``) and, for a new family,
+one runner module.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from samis.errors import ConfigError
 
-MODES = ("box", "point", "box+point", "automatic")
-POLICIES = ("union", "score", "oracle")
 CHOICES = ("highest_iou", "single", "largest", "smallest")
+POLICIES = ("union", "score", "oracle")
 
-COMMON = {"seed": 0, "min_area": 0, "name": None, "autocast": None}
-PROMPTED = {
-    "box": {"jitter": 0.0, "multimask": "single", "decoder": "fast"},
-    "point": {"n_points": 1, "n_negative": 0, "neg_ring": [5.0, 20.0], "multimask": "highest_iou", "decoder": "fast"},
-    "box+point": {"jitter": 0.0, "n_points": 1, "n_negative": 0, "neg_ring": [5.0, 20.0], "multimask": "single",
-                  "decoder": "fast"},
-}
-#: SamAutomaticMaskGenerator's own defaults, plus the policy that turns masks into one map.
-AUTOMATIC = {
-    "points_per_side": 32,
-    "pred_iou_thresh": 0.88,
-    "stability_score_thresh": 0.95,
-    "min_mask_region_area": 0,
-    "crop_n_layers": 0,
-    "box_nms_thresh": 0.7,
-    "points_per_batch": 64,
-    "generator": "auto",
-    "policy": "union",
-    "background_frac": 0.5,
-    "oracle_overlap": 0.5,
-}
-#: speed-only keys: recorded, not hashed, not named.
-EXECUTION_KEYS = ("points_per_batch", "generator", "batch_size", "decoder")
-#: automatic keys whose non-default values appear in the method name, with their tag.
+
+def opt(default, lo=None, hi=None, open_lo: bool = False, execution: bool = False):
+    """A mode option: its default, the range a definition may give it, whether it only changes speed."""
+    return field(default=default, metadata={"range": (lo, hi, open_lo), "execution": execution})
+
+
+def _num(v) -> str:
+    return f"{v:g}"
+
+
+@dataclass(frozen=True)
+class ModeConfig:
+    """Options every mode has; subclasses add theirs and set ``mode`` and ``runner``."""
+
+    mode: ClassVar[str]
+    runner: ClassVar[str]  # "module:Class" of the ModeRunner that serves this mode
+    aliases: ClassVar[tuple[str, ...]] = ()  # other spellings of the mode name
+
+    seed: int = opt(0, lo=0)
+    min_area: int = opt(0, lo=0)
+    name: str | None = None
+    autocast: str | None = None
+    batch_size: int = opt(1, lo=1, execution=True)
+
+    def __post_init__(self):
+        if self.min_area < 0 or self.batch_size < 1:
+            raise ConfigError("min_area must be >= 0 and batch_size >= 1")
+        if self.autocast not in (None, "bf16", "fp16"):
+            raise ConfigError(f"autocast={self.autocast!r}: use bf16, fp16 or leave it unset (CUDA only)")
+        self.check()
+
+    def check(self) -> None:
+        """Raise a ConfigError for a value this mode cannot run with."""
+
+    # --- what the fields say -------------------------------------------------------------------
+    @classmethod
+    def options(cls) -> dict[str, Any]:
+        """Option name -> default, the mode's whole vocabulary."""
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def ranges(cls) -> dict[str, tuple]:
+        """Option name -> (lo, hi, lo excluded) for the options that have a range."""
+        return {f.name: f.metadata["range"] for f in dataclasses.fields(cls)
+                if f.metadata.get("range", (None, None, False))[:2] != (None, None)}
+
+    @classmethod
+    def default(cls, key: str):
+        return cls.options()[key]
+
+    def as_dict(self) -> dict:
+        """The configuration as the manifest records it (``mode`` first, lists for sequences)."""
+        out = {"mode": self.mode}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def map_options(self) -> dict:
+        """The options that change the maps (speed-only options and the name left out)."""
+        speed = {f.name for f in dataclasses.fields(self) if f.metadata.get("execution")}
+        return {k: v for k, v in self.as_dict().items() if k not in speed and k != "name"}
+
+    def config_hash(self, model_name: str, model_digest: str) -> str:
+        """Hash of everything that changes the maps: the map options and the model's weights."""
+        payload = self.map_options()
+        payload["model"] = model_name
+        payload["model_digest"] = model_digest
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def method_name(self, model_name: str) -> str:
+        """The folder name of a method, e.g. ``SAM-vit_t-box``, ``SAM-vit_t-point1``, ``SAM-vit_t-auto-union-pps16``.
+
+        An explicit ``name`` in the configuration wins (the manifest still guards its content).
+        """
+        if self.name:
+            return str(self.name)
+        parts = [f"SAM-{model_name}", *self.name_parts()]
+        if self.autocast:
+            parts.append(self.autocast)
+        return "-".join(parts)
+
+    def name_parts(self) -> list[str]:
+        raise NotImplementedError
+
+
+# --- prompted modes: prompts read off the ground truth --------------------------------------------
+@dataclass(frozen=True)
+class PromptedConfig(ModeConfig):
+    """Box and point prompts, one per ground-truth component, decoded in one batch per image."""
+
+    runner: ClassVar[str] = "samis.runners.prompted:PromptedRunner"
+    head: ClassVar[str]  # first word of the method name
+
+    multimask: str | int = "single"
+    decoder: str = opt("fast", execution=True)
+
+    # options a subclass does not have read as "off"
+    jitter: ClassVar[float] = 0.0
+    n_points: ClassVar[int] = 0
+    n_negative: ClassVar[int] = 0
+    neg_ring: ClassVar[tuple[float, float]] = (5.0, 20.0)
+    uses_box: ClassVar[bool] = False
+
+    def __post_init__(self):
+        choice = self.multimask
+        if isinstance(choice, str) and choice.strip().lstrip("-").isdigit():
+            object.__setattr__(self, "multimask", int(choice))
+        super().__post_init__()
+
+    def check(self) -> None:
+        if self.decoder not in ("fast", "stock"):
+            raise ConfigError(f"decoder={self.decoder!r}: choose fast (samis.runners.fast_decoder) or stock (SamPredictor)")
+        choice = self.multimask
+        if isinstance(choice, int) and not isinstance(choice, bool):
+            if not 0 <= choice <= 2:
+                raise ConfigError(f"multimask={choice}: a fixed index is 0, 1 or 2")
+        elif choice not in CHOICES:
+            raise ConfigError(f"multimask={choice!r}: choose {', '.join(CHOICES)} or an index 0-2")
+        if self.jitter < 0:
+            raise ConfigError("jitter is a fraction of the box size, >= 0")
+
+    @property
+    def is_random(self) -> bool:
+        """Whether the seed matters: jitter, extra positive points or negative points."""
+        return bool(self.jitter) or self.n_points > 1 or bool(self.n_negative)
+
+    def name_parts(self) -> list[str]:
+        parts = [self.head]
+        if self.n_negative:
+            parts.append(f"neg{self.n_negative}")
+            if tuple(self.neg_ring) != tuple(self.default("neg_ring")):
+                parts.append("ring" + "-".join(_num(v) for v in self.neg_ring))
+        if self.jitter:
+            parts.append(f"jit{_num(self.jitter)}")
+        if self.multimask != self.default("multimask"):
+            parts.append(f"mm{self.multimask}".replace("_", ""))
+        if self.seed != ModeConfig.default("seed") and self.is_random:
+            parts.append(f"seed{self.seed}")
+        if self.min_area != ModeConfig.default("min_area"):
+            parts.append(f"minc{self.min_area}")
+        return parts
+
+
+@dataclass(frozen=True)
+class _Points(PromptedConfig):
+    """Positive points (the deepest pixel first) and negative points from a ring around the component."""
+
+    min_points: ClassVar[int] = 1
+
+    n_points: int = opt(1, lo=1)
+    n_negative: int = opt(0, lo=0)
+    neg_ring: tuple[float, float] = (5.0, 20.0)
+
+    def check(self) -> None:
+        super().check()
+        if self.n_points < self.min_points or self.n_negative < 0:
+            raise ConfigError("n_points must be >= 1 (point mode) and n_negative >= 0")
+        if len(self.neg_ring) != 2 or not 0 <= self.neg_ring[0] < self.neg_ring[1]:
+            raise ConfigError(f"neg_ring={list(self.neg_ring)}: two distances in pixels, inner < outer")
+
+
+@dataclass(frozen=True)
+class BoxConfig(PromptedConfig):
+    mode: ClassVar[str] = "box"
+    head: ClassVar[str] = "box"
+    uses_box: ClassVar[bool] = True
+
+    jitter: float = opt(0.0, lo=0.0)
+
+
+@dataclass(frozen=True)
+class PointConfig(_Points):
+    mode: ClassVar[str] = "point"
+
+    multimask: str | int = "highest_iou"
+
+    @property
+    def head(self) -> str:
+        return f"point{self.n_points}"
+
+
+@dataclass(frozen=True)
+class BoxPointConfig(_Points):
+    mode: ClassVar[str] = "box+point"
+    aliases: ClassVar[tuple[str, ...]] = ("boxpoint", "box-point")
+    uses_box: ClassVar[bool] = True
+    min_points: ClassVar[int] = 0
+
+    jitter: float = opt(0.0, lo=0.0)
+
+    @property
+    def head(self) -> str:
+        return f"boxpoint{self.n_points}"
+
+
+# --- automatic mode: segment everything, one map by a policy -------------------------------------
+#: automatic options whose non-default values appear in the method name, with their tag.
 AUTO_TAGS = {
     "points_per_side": "pps",
     "pred_iou_thresh": "iou",
@@ -51,14 +239,66 @@ AUTO_TAGS = {
     "crop_n_layers": "crop",
     "box_nms_thresh": "nms",
 }
-GENERATOR_PARAMS = ("points_per_side", "pred_iou_thresh", "stability_score_thresh", "min_mask_region_area",
-                    "crop_n_layers", "box_nms_thresh", "points_per_batch")
 
 
-def _defaults(mode: str) -> dict:
-    if mode == "automatic":
-        return {**COMMON, "batch_size": 1, **AUTOMATIC}
-    return {**COMMON, "batch_size": 1, **PROMPTED[mode]}
+@dataclass(frozen=True)
+class AutomaticConfig(ModeConfig):
+    """``SamAutomaticMaskGenerator``'s own defaults, plus the policy that turns its masks into one map."""
+
+    mode: ClassVar[str] = "automatic"
+    aliases: ClassVar[tuple[str, ...]] = ("auto",)
+    runner: ClassVar[str] = "samis.runners.automatic:AutomaticRunner"
+
+    points_per_side: int = opt(32, lo=1)
+    pred_iou_thresh: float = opt(0.88, lo=0.0, hi=1.0)
+    stability_score_thresh: float = opt(0.95, lo=0.0, hi=1.0)
+    min_mask_region_area: int = opt(0, lo=0)
+    crop_n_layers: int = opt(0, lo=0)
+    box_nms_thresh: float = opt(0.7, lo=0.0, hi=1.0)
+    points_per_batch: int = opt(64, lo=1, execution=True)
+    generator: str = opt("auto", execution=True)
+    policy: str = "union"
+    background_frac: float = opt(0.5, lo=0.0, hi=1.0, open_lo=True)
+    oracle_overlap: float = opt(0.5, lo=0.0, hi=1.0)
+
+    def check(self) -> None:
+        if self.policy not in POLICIES:
+            raise ConfigError(f"policy={self.policy!r}: choose one of {', '.join(POLICIES)}")
+        if self.generator not in ("auto", "fast", "stock"):
+            raise ConfigError(f"generator={self.generator!r}: choose auto, fast or stock")
+        if self.points_per_side < 1 or self.points_per_batch < 1 or self.crop_n_layers < 0:
+            raise ConfigError("points_per_side and points_per_batch must be >= 1, crop_n_layers >= 0")
+        if not 0 < self.background_frac <= 1 or not 0 <= self.oracle_overlap < 1:
+            raise ConfigError("background_frac must be in (0, 1] and oracle_overlap in [0, 1)")
+
+    def name_parts(self) -> list[str]:
+        parts = ["auto", self.policy]
+        parts += [f"{tag}{_num(getattr(self, k))}" for k, tag in AUTO_TAGS.items() if getattr(self, k) != self.default(k)]
+        if self.policy in ("union", "score") and self.background_frac != self.default("background_frac"):
+            parts.append(f"bg{_num(self.background_frac)}")
+        if self.policy == "oracle" and self.oracle_overlap != self.default("oracle_overlap"):
+            parts.append(f"ov{_num(self.oracle_overlap)}")
+        return parts
+
+    @property
+    def generator_key(self) -> tuple:
+        """Automatic configurations with equal keys share one ``generate()`` per image."""
+        params = ("points_per_side", "pred_iou_thresh", "stability_score_thresh", "min_mask_region_area",
+                  "crop_n_layers", "box_nms_thresh")
+        return tuple((k, getattr(self, k)) for k in params) + (("autocast", self.autocast),)
+
+
+#: the mode registry: name -> configuration class (which names its runner).
+MODES: dict[str, type[ModeConfig]] = {cls.mode: cls for cls in (BoxConfig, PointConfig, BoxPointConfig, AutomaticConfig)}
+
+
+def mode_class(raw) -> type[ModeConfig]:
+    """The configuration class of a mode name (``auto``, ``box_point`` and the like accepted)."""
+    mode = str(raw).strip().lower().replace("_", "+")
+    for cls in MODES.values():
+        if mode == cls.mode or mode in cls.aliases:
+            return cls
+    raise ConfigError(f"unknown mode {raw!r}: choose one of {', '.join(MODES)}")
 
 
 def _coerce(key, value, default):
@@ -77,137 +317,33 @@ def _coerce(key, value, default):
             return int(f)
         if isinstance(default, float):
             return float(value)
-        if isinstance(default, list):
+        if isinstance(default, tuple):
             if isinstance(value, str):
                 value = [v for v in value.replace(";", ",").split(",") if v.strip()]
-            return [float(v) for v in value]
+            return tuple(float(v) for v in value)
     except (TypeError, ValueError):
-        raise ConfigError(f"mode option {key}={value!r}: expected a {type(default).__name__}") from None
+        kind = "list" if isinstance(default, tuple) else type(default).__name__
+        raise ConfigError(f"mode option {key}={value!r}: expected a {kind}") from None
     return value
 
 
-def normalize(mode_config: dict) -> dict:
-    """Defaults filled in, unknown keys refused, values typed and range-checked."""
+def normalize(mode_config) -> ModeConfig:
+    """A mapping (definition, ``--set``, manifest) as a typed configuration: defaults filled, unknown keys
+    refused, values typed and range-checked. A configuration passes through unchanged."""
+    if isinstance(mode_config, ModeConfig):
+        return mode_config
     if not isinstance(mode_config, dict) or "mode" not in mode_config:
         raise ConfigError(f"a mode configuration is a mapping with a 'mode' key ({', '.join(MODES)}), got {mode_config!r}")
-    mode = str(mode_config["mode"]).strip().lower().replace("_", "+")
-    if mode == "auto":
-        mode = "automatic"
-    if mode in ("boxpoint", "box-point"):
-        mode = "box+point"
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode {mode_config['mode']!r}: choose one of {', '.join(MODES)}")
-    defaults = _defaults(mode)
+    cls = mode_class(mode_config["mode"])
+    defaults = cls.options()
     unknown = sorted(set(mode_config) - set(defaults) - {"mode"})
     if unknown:
         raise ConfigError(
-            f"mode {mode!r} has no option {', '.join(unknown)}; its options are: {', '.join(sorted(defaults))}"
+            f"mode {cls.mode!r} has no option {', '.join(unknown)}; its options are: {', '.join(sorted(defaults))}"
         )
-    cfg = {"mode": mode}
-    for key, default in defaults.items():
-        cfg[key] = _coerce(key, mode_config.get(key, default), default)
-    _check(cfg)
-    return cfg
+    return cls(**{key: _coerce(key, mode_config.get(key, default), default) for key, default in defaults.items()})
 
 
-def _check(cfg: dict) -> None:
-    mode = cfg["mode"]
-    if cfg["min_area"] < 0 or cfg["batch_size"] < 1:
-        raise ConfigError("min_area must be >= 0 and batch_size >= 1")
-    if cfg["autocast"] not in (None, "bf16", "fp16"):
-        raise ConfigError(f"autocast={cfg['autocast']!r}: use bf16, fp16 or leave it unset (CUDA only)")
-    if mode == "automatic":
-        if cfg["policy"] not in POLICIES:
-            raise ConfigError(f"policy={cfg['policy']!r}: choose one of {', '.join(POLICIES)}")
-        if cfg["generator"] not in ("auto", "fast", "stock"):
-            raise ConfigError(f"generator={cfg['generator']!r}: choose auto, fast or stock")
-        if cfg["points_per_side"] < 1 or cfg["points_per_batch"] < 1 or cfg["crop_n_layers"] < 0:
-            raise ConfigError("points_per_side and points_per_batch must be >= 1, crop_n_layers >= 0")
-        if not 0 < cfg["background_frac"] <= 1 or not 0 <= cfg["oracle_overlap"] < 1:
-            raise ConfigError("background_frac must be in (0, 1] and oracle_overlap in [0, 1)")
-        return
-    if cfg["decoder"] not in ("fast", "stock"):
-        raise ConfigError(f"decoder={cfg['decoder']!r}: choose fast (samis.runners.fast_decoder) or stock (SamPredictor)")
-    choice = cfg["multimask"]
-    if isinstance(choice, str) and choice.strip().lstrip("-").isdigit():
-        choice = int(choice)
-    if isinstance(choice, int) and not isinstance(choice, bool):
-        if not 0 <= choice <= 2:
-            raise ConfigError(f"multimask={choice}: a fixed index is 0, 1 or 2")
-    elif choice not in CHOICES:
-        raise ConfigError(f"multimask={choice!r}: choose {', '.join(CHOICES)} or an index 0-2")
-    cfg["multimask"] = choice
-    if cfg.get("jitter", 0.0) < 0:
-        raise ConfigError("jitter is a fraction of the box size, >= 0")
-    if mode in ("point", "box+point"):
-        if cfg["n_points"] < (1 if mode == "point" else 0) or cfg["n_negative"] < 0:
-            raise ConfigError("n_points must be >= 1 (point mode) and n_negative >= 0")
-        if len(cfg["neg_ring"]) != 2 or not 0 <= cfg["neg_ring"][0] < cfg["neg_ring"][1]:
-            raise ConfigError(f"neg_ring={cfg['neg_ring']}: two distances in pixels, inner < outer")
-
-
-def _num(v) -> str:
-    return f"{v:g}"
-
-
-def method_name(model_name: str, mode_config: dict) -> str:
-    """The folder name of a method, e.g. ``SAM-vit_t-box``, ``SAM-vit_t-point1``, ``SAM-vit_t-auto-union-pps16``.
-
-    An explicit ``name`` in the configuration wins (the manifest still guards its content).
-    """
-    cfg = normalize(mode_config)
-    if cfg["name"]:
-        return str(cfg["name"])
-    mode = cfg["mode"]
-    parts = [f"SAM-{model_name}"]
-    if mode == "automatic":
-        parts += ["auto", cfg["policy"]]
-        parts += [f"{tag}{_num(cfg[k])}" for k, tag in AUTO_TAGS.items() if cfg[k] != AUTOMATIC[k]]
-        if cfg["policy"] in ("union", "score") and cfg["background_frac"] != AUTOMATIC["background_frac"]:
-            parts.append(f"bg{_num(cfg['background_frac'])}")
-        if cfg["policy"] == "oracle" and cfg["oracle_overlap"] != AUTOMATIC["oracle_overlap"]:
-            parts.append(f"ov{_num(cfg['oracle_overlap'])}")
-    else:
-        d = PROMPTED[mode]
-        head = {"box": "box", "point": f"point{cfg.get('n_points')}",
-                "box+point": f"boxpoint{cfg.get('n_points')}"}[mode]
-        parts.append(head)
-        if cfg.get("n_negative"):
-            parts.append(f"neg{cfg['n_negative']}")
-            if cfg["neg_ring"] != d["neg_ring"]:
-                parts.append("ring" + "-".join(_num(v) for v in cfg["neg_ring"]))
-        if cfg.get("jitter"):
-            parts.append(f"jit{_num(cfg['jitter'])}")
-        if cfg["multimask"] != d["multimask"]:
-            parts.append(f"mm{cfg['multimask']}".replace("_", ""))
-        if cfg["seed"] != COMMON["seed"] and is_random(cfg):
-            parts.append(f"seed{cfg['seed']}")
-    if cfg["min_area"] != COMMON["min_area"] and mode != "automatic":
-        parts.append(f"minc{cfg['min_area']}")
-    if cfg["autocast"]:
-        parts.append(cfg["autocast"])
-    return "-".join(parts)
-
-
-def is_random(cfg: dict) -> bool:
-    """Whether the seed matters: jitter, extra positive points or negative points."""
-    return bool(cfg.get("jitter")) or cfg.get("n_points", 1) > 1 or bool(cfg.get("n_negative"))
-
-
-def map_options(cfg: dict) -> dict:
-    """The normalised options that change the maps (speed-only keys and the name left out)."""
-    return {k: v for k, v in normalize(cfg).items() if k not in EXECUTION_KEYS and k != "name"}
-
-
-def config_hash(cfg: dict, model_name: str, model_digest: str) -> str:
-    """Hash of everything that changes the maps: the normalised config (less speed-only keys) and the model."""
-    payload = map_options(cfg)
-    payload["model"] = model_name
-    payload["model_digest"] = model_digest
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def generator_key(cfg: dict) -> tuple:
-    """Automatic configurations with equal keys share one ``generate()`` per image."""
-    return tuple((k, cfg[k]) for k in GENERATOR_PARAMS if k != "points_per_batch") + (("autocast", cfg["autocast"]),)
+def method_name(model_name: str, mode_config) -> str:
+    """The method folder name of ``mode_config`` (a mapping or a configuration) for ``model_name``."""
+    return normalize(mode_config).method_name(model_name)

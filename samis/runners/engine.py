@@ -2,8 +2,9 @@
 
 Images are visited once; each image is encoded once (or read from the embedding cache) and every
 pending mode is computed from that embedding, so asking for box and point together costs one
-encoder pass. Maps are written atomically as they are produced, so an interrupted run loses
-nothing already written, and a rerun skips the maps that exist.
+encoder pass. The engine only loops over images and mode runners (``samis.runners.runner``) and
+writes maps: atomically, as they are produced, so an interrupted run loses nothing already written,
+and a rerun skips the maps that exist.
 """
 
 from __future__ import annotations
@@ -15,37 +16,25 @@ from pathlib import Path
 
 import numpy as np
 
-from samis.errors import CheckpointError, ConfigError, DataError
+from samis.errors import ConfigError, DataError
 from samis.imageio import write_png
 from samis.runners import store
-from samis.runners.config import config_hash, method_name, normalize
+from samis.runners.config import ModeConfig, normalize
 
 log = logging.getLogger("samis.runners")
 
 _MODELS: dict[tuple, tuple] = {}
 
 
-def resolve_device(device: str | None) -> str:
-    """CUDA when present, else CPU; an explicit CUDA device without CUDA is an error, not a fallback."""
-    import torch
-
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return str(device)
-
-
 def get_model(model_name: str, checkpoint=None, device=None):
-    """``(sam, digest)`` from ``samis.models.load_sam``, loaded once per process and device."""
-    device = resolve_device(device)
+    """``(model, digest)`` from the variant's backend, loaded once per process and device."""
+    from samis.backends import get_backend
+    from samis.models import resolve_device
+
+    device = str(resolve_device(device))
     key = (model_name, str(checkpoint) if checkpoint else None, device)
     if key not in _MODELS:
-        try:
-            from samis.models import load_sam
-        except ImportError as exc:
-            raise CheckpointError(f"cannot load model {model_name!r}: samis.models is unavailable ({exc})") from None
-        _MODELS[key] = load_sam(model_name, checkpoint=checkpoint, device=device)
+        _MODELS[key] = get_backend(model_name).load(model_name, checkpoint=checkpoint, device=device)
     return _MODELS[key]
 
 
@@ -94,9 +83,10 @@ class RunReport:
 
 @dataclass
 class _Job:
-    cfg: dict
+    cfg: ModeConfig
     report: MethodReport
     todo: set
+    runner: object = None
 
 
 def predict(dataset, model_name, mode_config, out_root, checkpoint=None, device=None, shard=(0, 1),
@@ -111,52 +101,43 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
                  progress=True, overwrite=False, cache_dir=None, model=None) -> RunReport:
     """Several modes in one pass over the images, sharing each image's embedding and generated masks.
 
-    ``model``: an already loaded ``(sam, digest)`` pair (skips ``load_sam``); ``cache_dir``: the
-    cache root (default ``samis.paths.cache_dir()``), ``False`` for no disk cache.
+    ``mode_configs``: mappings or configurations (``samis.runners.config``). ``model``: an already
+    loaded ``(model, digest)`` pair (skips loading); ``cache_dir``: the cache root (default
+    ``samis.paths.cache_dir()``), ``False`` for no disk cache.
     """
     from tqdm.auto import tqdm
 
-    from samis.runners.automatic import AutomaticRunner, MaskCache, policy_map
-    from samis.runners.embedding_cache import CachedSamPredictor
-    from samis.runners.prompted import prompted_map
+    from samis.backends import get_backend
+    from samis.runners.runner import RunModel, runner_class
 
     t_start = time.perf_counter()
     cfgs = [normalize(c) for c in mode_configs]
     if not cfgs:
         raise ConfigError("no mode to run: give at least one --mode")
-    names = [method_name(model_name, c) for c in cfgs]
+    names = [c.method_name(model_name) for c in cfgs]
     if len(set(names)) != len(names):
         raise ConfigError(f"two modes map to the same method name ({', '.join(names)}); set name=... to tell them apart")
     samples = shard_samples(list(dataset.samples()), shard)
 
+    backend = get_backend(model_name)
     sam, digest = model if model is not None else get_model(model_name, checkpoint, device)
+    run_model = RunModel(backend, sam, digest, cache_dir=cache_dir)
+    runners: dict[type, object] = {}
     out_root = Path(out_root)
     jobs = []
     for cfg, name in zip(cfgs, names):
         folder = out_root / name
-        chash = config_hash(cfg, model_name, digest)
+        chash = cfg.config_hash(model_name, digest)
         store.prepare(folder, store.manifest_for(name, cfg, model_name, digest, chash, dataset), overwrite)
         done = set() if overwrite else store.done_stems(folder)
         todo = {s.stem for s in samples if s.stem not in done}
-        jobs.append(_Job(cfg, MethodReport(name, folder, skipped=len(samples) - len(todo)), todo))
+        cls = runner_class(cfg)
+        if cls not in runners:
+            runners[cls] = cls(run_model)
+        jobs.append(_Job(cfg, MethodReport(name, folder, skipped=len(samples) - len(todo)), todo, runners[cls]))
     run = RunReport(methods={j.report.method: j.report for j in jobs})
     work = [s for s in samples if any(s.stem in j.todo for j in jobs)]
-
-    predictors: dict = {}
-
-    def predictor_for(cfg):
-        key = cfg["autocast"]
-        if key not in predictors:
-            predictors[key] = CachedSamPredictor(sam, digest, cache_dir=cache_dir, autocast=cfg["autocast"])
-        return predictors[key]
-
-    mask_root = None
-    if cache_dir is not False:
-        from samis.paths import cache_dir as default_cache
-
-        mask_root = Path(cache_dir if cache_dir is not None else default_cache()) / "masks" / digest[:16]
-    runners = {}
-    batch = max(c["batch_size"] for c in cfgs) if str(getattr(sam, "device", "cpu")).startswith("cuda") else 1
+    batch = max(c.batch_size for c in cfgs) if str(getattr(sam, "device", "cpu")).startswith("cuda") else 1
 
     i_shard, n_shard = parse_shard(shard)
     bar = tqdm(total=len(work), unit="img", disable=not progress, dynamic_ncols=True,
@@ -166,17 +147,16 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
             chunk = work[start:start + batch]
             images = [s.load_image() for s in chunk]
             if batch > 1:
-                for p in {id(p): p for p in (predictor_for(j.cfg) for j in jobs)}.values():
+                for p in {id(p): p for p in (run_model.predictor(j.cfg.autocast) for j in jobs)}.values():
                     p.prefetch(images)
             for sample, image in zip(chunk, images):
-                _one_image(sample, image, jobs, predictor_for, runners, mask_root, sam, prompted_map, policy_map,
-                           AutomaticRunner, MaskCache)
+                _one_image(sample, image, jobs)
                 run.images += 1
                 bar.update(1)
     finally:
         bar.close()
         run.seconds = time.perf_counter() - t_start
-        for p in predictors.values():
+        for p in run_model.predictors:
             run.encoder_passes += p.stats.misses
             run.embedding_hits += p.stats.hits
         run.generated = sum(r.generated for r in runners.values())
@@ -190,32 +170,21 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
     return run
 
 
-def _one_image(sample, image, jobs, predictor_for, runners, mask_root, sam, prompted_map, policy_map,
-               AutomaticRunner, MaskCache):
+def _one_image(sample, image, jobs) -> None:
+    """Every pending mode's map of one image; the ground truth is read once, before any map is written."""
+    from samis.runners.runner import ImageFrame
+
     # prompted modes first: they share one set_image; the generator sets (and resets) its own
-    pending = sorted((j for j in jobs if sample.stem in j.todo), key=lambda j: j.cfg["mode"] == "automatic")
+    pending = sorted((j for j in jobs if sample.stem in j.todo), key=lambda j: j.cfg.mode == "automatic")
     image = np.ascontiguousarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise DataError(f"{sample.image_path}: expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
-    needs_gt = any(j.cfg["mode"] != "automatic" or j.cfg["policy"] == "oracle" for j in pending)
-    gt = sample.load_mask() if needs_gt else None
+    gt = sample.load_mask() if any(j.runner.needs_ground_truth(j.cfg) for j in pending) else None
     if gt is not None and gt.shape != image.shape[:2]:
         raise DataError(f"{sample.mask_path}: mask is {gt.shape}, image {sample.image_path} is {image.shape[:2]}")
-    set_for = None
+    frame = ImageFrame(sample.stem, image, gt)
     for j in pending:
-        cfg = j.cfg
-        predictor = predictor_for(cfg)
-        if cfg["mode"] == "automatic":
-            if id(predictor) not in runners:
-                runners[id(predictor)] = AutomaticRunner(sam, predictor, MaskCache(mask_root))
-            masks = runners[id(predictor)].masks(image, cfg)
-            out = policy_map(masks, cfg, gt)
-            set_for = None  # the generator resets the predictor
-        else:
-            if set_for is not predictor:
-                predictor.set_image(image)
-                set_for = predictor
-            out, empty = prompted_map(predictor, gt, cfg, sample.stem)
-            j.report.empty_gt += int(empty)
+        out, empty = j.runner.map(frame, j.cfg)
+        j.report.empty_gt += int(empty)
         write_png(j.report.folder / f"{sample.stem}.png", out)
         j.report.written += 1

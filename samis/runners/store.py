@@ -48,11 +48,12 @@ def git_commit() -> str | None:
         return None
 
 
-def manifest_for(method: str, cfg: dict, model_name: str, digest: str, chash: str, dataset) -> dict:
+def manifest_for(method: str, cfg, model_name: str, digest: str, chash: str, dataset) -> dict:
+    """The manifest of a method folder; ``cfg`` is a mode configuration (``samis.runners.config``)."""
     return {
         "method": method,
         "config_hash": chash,
-        "config": cfg,
+        "config": cfg.as_dict(),
         "model": model_name,
         "model_digest": digest,
         "dataset": getattr(dataset, "name", None),
@@ -99,18 +100,18 @@ def prepare(folder: Path, manifest: dict, overwrite: bool = False) -> None:
     atomic_write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
-def same_options(folder: Path, cfg: dict, model_name: str) -> bool:
+def same_options(folder: Path, cfg, model_name: str) -> bool:
     """True if ``folder``'s manifest was written for these map options and this model (digest not checked).
 
     The cheap check a planner makes before loading a model: a folder whose maps came from other
     options is not "done", so the runner reaches :func:`prepare`, which refuses or overwrites it.
     """
-    from samis.runners.config import map_options
+    from samis.runners.config import normalize
 
     try:
         old = json.loads((Path(folder) / MANIFEST).read_text())
-        return old.get("model") == model_name and map_options(old["config"]) == json.loads(
-            json.dumps(map_options(cfg), default=str))
+        return old.get("model") == model_name and normalize(old["config"]).map_options() == json.loads(
+            json.dumps(normalize(cfg).map_options(), default=str))
     except (OSError, ValueError, KeyError, TypeError, ConfigError):
         return False
 

@@ -51,7 +51,7 @@ def _valid(nrsd_root: Path) -> str:
 
 def test_valid_definition_loads(nrsd_root, tmp_path):
     d = load_definition(_write(tmp_path, _valid(nrsd_root)))
-    assert d.name == "rel-check" and [m["mode"] for m in d.modes] == ["box", "point"]
+    assert d.name == "rel-check" and [m.mode for m in d.modes] == ["box", "point"]
     assert d.datasets[0].data_root == nrsd_root
 
 

@@ -1,0 +1,53 @@
+"""Model backends: what a family of segmentation models must do for the runners, and the registry.
+
+A backend is to the runners what segment-anything's ``sam_model_registry`` is to its predictor:
+the one place that knows a model family. Each variant in ``samis.models.MODEL_REGISTRY`` names its
+``family``; ``get_backend(variant)`` returns that family's backend object, which
+
+- ``load(name, checkpoint, device) -> (model, digest)``: builds the variant with verified weights;
+  the digest identifies the weights (embedding cache keys, manifests);
+- ``predictor(model, digest, cache_dir=None, autocast=None)``: a predictor whose ``set_image``
+  goes through the embedding cache (``key(image)``, ``prefetch(images)``, ``stats``,
+  ``original_size`` after ``set_image``);
+- ``decode(predictor, prompts, rule, decoder="fast", mask_input=None) -> logits``: the per-prompt
+  logits (N x H x W, original size) of batched box/point prompts (``samis.prompts.Prompts``) for
+  the image the predictor holds, one mask per prompt chosen by ``rule``
+  (``samis.runners.maps.choose``), with an optional previous low-res mask per prompt
+  (N x 1 x 256 x 256) for iterative prompting;
+- ``mask_generator(model, predictor, cfg)``: an automatic generator for an
+  ``AutomaticConfig`` whose ``generate(image)`` returns segment-anything's records and encodes
+  through ``predictor``.
+
+Backends are named by ``"module:Class"`` and imported on first use, so listing them needs no torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from samis.errors import ConfigError
+
+#: family -> "module:Class" of its backend.
+BACKENDS: dict[str, str] = {
+    "sam1": "samis.backends.sam1:Sam1Backend",  # segment-anything's Sam: vit_h/l/b and MobileSAM's vit_t
+}
+
+_LOADED: dict[str, object] = {}
+
+
+def load_object(ref: str):
+    """The object a ``"module:Name"`` reference names (backends and mode runners are registered so)."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def get_backend(model_name: str):
+    """The backend object of a model variant's family (one instance per family and process)."""
+    from samis.models.registry import get_spec
+
+    family = get_spec(model_name).family
+    if family not in BACKENDS:
+        raise ConfigError(f"model {model_name!r} has family {family!r}, which no backend serves: known {', '.join(BACKENDS)}")
+    if family not in _LOADED:
+        _LOADED[family] = load_object(BACKENDS[family])()
+    return _LOADED[family]

@@ -1,0 +1,110 @@
+"""SAM 1 (segment-anything's ``Sam``: vit_h/l/b and MobileSAM's vit_t) as a samis model backend.
+
+Every SAM 1 variant is a ``segment_anything.modeling.Sam``, so one backend serves them all: the
+cached ``SamPredictor`` (:mod:`samis.runners.embedding_cache`), the fast prompted decoder
+(:mod:`samis.runners.fast_decoder`) and the fast automatic generator (:mod:`samis.runners.fast_amg`)
+are this family's implementations of the backend interface (``samis.backends``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from samis.errors import ConfigError
+
+
+class Sam1Backend:
+    """Loads, encodes, decodes and generates for segment-anything's ``Sam``."""
+
+    family = "sam1"
+
+    def load(self, name: str, checkpoint=None, device=None):
+        """``(sam, digest)``: the variant with verified weights, in eval mode, on ``device``."""
+        from samis.models.loading import load_sam
+
+        return load_sam(name, checkpoint=checkpoint, device=device)
+
+    def predictor(self, model, digest: str, cache_dir=None, autocast: str | None = None):
+        """A ``SamPredictor`` whose ``set_image`` reads and fills the embedding cache."""
+        from samis.runners.embedding_cache import CachedSamPredictor
+
+        return CachedSamPredictor(model, digest, cache_dir=cache_dir, autocast=autocast)
+
+    @torch.no_grad()
+    def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None) -> torch.Tensor:
+        """Per-prompt logits at the original size (N x H x W) for a predictor whose image is set.
+
+        ``decoder="fast"`` runs :mod:`samis.runners.fast_decoder` (no mask input); a ``mask_input``
+        (N x 1 x 256 x 256 low-res logits of a previous round) goes through ``SamPredictor.predict_torch``.
+        """
+        from samis.runners.maps import choose
+
+        size = predictor.original_size
+        device = predictor.device
+        boxes = coords = labels = None
+        if prompts.boxes is not None:
+            boxes = predictor.transform.apply_boxes_torch(
+                torch.as_tensor(prompts.boxes, dtype=torch.float, device=device), size)
+        if prompts.point_coords is not None:
+            coords = predictor.transform.apply_coords_torch(
+                torch.as_tensor(prompts.point_coords, dtype=torch.float, device=device), size)
+            labels = torch.as_tensor(prompts.point_labels, dtype=torch.int, device=device)
+        if decoder == "fast" and mask_input is None:
+            logits, iou = _fast_logits(predictor, coords, labels, boxes, multimask=rule != "single")
+        else:
+            if mask_input is not None:
+                mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=device)
+            logits, iou, _ = predictor.predict_torch(
+                coords, labels, boxes, mask_input=mask_input, multimask_output=rule != "single", return_logits=True)
+        return choose(logits, iou, rule)
+
+    def mask_generator(self, model, predictor, cfg):
+        """A mask generator with the configuration's parameters that encodes through ``predictor`` (the cache)."""
+        cls = generator_class(cfg.generator)
+        gen = cls(
+            model,
+            points_per_side=cfg.points_per_side,
+            points_per_batch=cfg.points_per_batch,
+            pred_iou_thresh=cfg.pred_iou_thresh,
+            stability_score_thresh=cfg.stability_score_thresh,
+            box_nms_thresh=cfg.box_nms_thresh,
+            crop_n_layers=cfg.crop_n_layers,
+            min_mask_region_area=cfg.min_mask_region_area,
+            output_mode="binary_mask",
+        )
+        gen.predictor = predictor  # every set_image (whole image and crops) goes through the embedding cache
+        return gen
+
+
+@torch.no_grad()
+def _fast_logits(predictor, coords, labels, boxes, multimask: bool):
+    """``predict_torch(..., return_logits=True)`` through :mod:`samis.runners.fast_decoder`.
+
+    The image side of the decoder is prepared once per image, and the low-res logits go to the
+    original size by the separable form of ``postprocess_masks``; equal to the stock path up to
+    float32 rounding (``tests/test_runners.py`` checks the maps).
+    """
+    from samis.runners import fast_decoder
+
+    sam = predictor.model
+    points = (coords, labels) if coords is not None else None
+    sparse, _ = sam.prompt_encoder(points=points, boxes=boxes, masks=None)
+    low, iou = fast_decoder.fast_decode(sam, predictor.features, sparse, multimask,
+                                        state=fast_decoder.image_state(predictor))
+    return fast_decoder.resize_logits(sam, low, predictor.input_size, predictor.original_size), iou
+
+
+def generator_class(name: str):
+    """``fast`` (samis.runners.fast_amg) when asked or, for ``auto``, when importable; else stock."""
+    if name in ("auto", "fast"):
+        try:
+            from samis.runners.fast_amg import FastSamAutomaticMaskGenerator
+
+            return FastSamAutomaticMaskGenerator
+        except ImportError as exc:
+            if name == "fast":
+                raise ConfigError(f"generator=fast asked but samis.runners.fast_amg is not importable ({exc}); "
+                                  "use generator=stock") from None
+    from segment_anything import SamAutomaticMaskGenerator
+
+    return SamAutomaticMaskGenerator
