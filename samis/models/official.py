@@ -67,3 +67,10 @@ def load_state_dict(spec: ModelSpec, path: Path):
         raise CheckpointError(f"{path} cannot be read as a PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
     check_state_dict(spec.name, state, path)
     return state
+
+
+def verified_state_dict(spec: ModelSpec, checkpoint: str | os.PathLike | None = None):
+    """``(state_dict, digest)`` of the official checkpoint of ``spec`` (found, MD5-verified, shape-checked)."""
+    path = locate(spec, checkpoint)
+    digest = verify(spec, path)
+    return load_state_dict(spec, path), digest

@@ -69,6 +69,25 @@ def load_weights() -> tuple[dict[str, torch.Tensor], str]:
     return state, digest
 
 
+def verified_state_dict(spec, checkpoint: str | os.PathLike | None = None) -> tuple[dict[str, torch.Tensor], str]:
+    """``(state_dict, digest)``: a vit_t state dict of the user's own (e.g. MobileSAM's ``mobile_sam.pt``,
+    shapes checked, digest = its tensor sha256) or, without ``checkpoint``, the installed weights."""
+    if checkpoint is None:
+        return load_weights()
+    from samis.models.checks import check_state_dict
+
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{checkpoint} cannot be read as a PyTorch checkpoint ({first}); it is truncated or not a state "
+            "dict — re-download it, or drop --checkpoint to use the weights of `samis models install vit_t`"
+        ) from None
+    check_state_dict(spec.name, state, checkpoint)
+    return state, state_dict_digest(state)
+
+
 def _onnx_ok(meta: dict | None) -> bool:
     if not meta:
         return False
