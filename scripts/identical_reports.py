@@ -12,10 +12,10 @@ both codes on the same inputs and compares what they write:
   tables must reproduce line for line.
 
 The base code is a temporary ``git worktree`` of the base revision put first on ``PYTHONPATH``; both
-sides run with this interpreter. CSV, Markdown and LaTeX files must be byte-identical. An NPZ is a zip
-whose members carry the time they were written, so NPZ files are compared member by member (names,
-order and the bytes of every array). Figures (PDF with ``SOURCE_DATE_EPOCH`` fixed, PNG) are compared
-too and reported on their own line: they are drawings, not numbers.
+sides run with this interpreter. CSV, NPZ, Markdown and LaTeX files must be byte-identical (numpy
+writes NPZ members with a fixed date, so equal arrays give equal files). Figures (PDF with
+``SOURCE_DATE_EPOCH`` fixed, PNG) are compared too and reported on their own line: they are drawings,
+not numbers.
 
     .venv/bin/python scripts/identical_reports.py [--base 10ad98b] [--shared ../shared] [--jobs 2]
 
@@ -33,7 +33,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import yaml
@@ -57,10 +56,16 @@ def base_checkout(rev: str, where: Path):
 
 
 class Side:
-    """One code base (``src`` first on PYTHONPATH) writing into its own folder ``out``."""
+    """One code base (``src`` first on PYTHONPATH) writing into its own folder ``out``.
 
-    def __init__(self, name: str, src: Path, out: Path, jobs: int):
+    ``fresh``: start from an empty folder. The base side may keep what an earlier run with ``--keep``
+    wrote (the base revision's code does not change); the working tree's side always starts afresh.
+    """
+
+    def __init__(self, name: str, src: Path, out: Path, jobs: int, fresh: bool = True):
         self.name, self.src, self.out, self.jobs = name, src, out, jobs
+        if fresh and out.exists():
+            shutil.rmtree(out)
         out.mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ, PYTHONPATH=str(src), SOURCE_DATE_EPOCH="0", MPLBACKEND="Agg")
         where = self.python("-c", "import samis; print(samis.__file__)").strip()
@@ -82,10 +87,12 @@ def evaluate_baselines(side: Side, shared: Path) -> list[Path]:
     results = []
     for split in ("test", "full"):
         out = side.out / "baselines" / f"sd900-{split}.csv"
+        results.append(out)
+        if out.with_name(f"{out.stem}.steel.per_image.csv").is_file():
+            continue  # kept from an earlier run (base side only: the working tree's side starts empty)
         side.samis("evaluate", "--dataset", "sd900", "--split", split, "--data-root", shared / "datasets",
                    "--predictions", shared / "baselines" / "SD-saliency-900", "--protocol", "both",
                    "--out", out, "--jobs", side.jobs, "--no-progress")
-        results.append(out)
     return results
 
 
@@ -110,6 +117,7 @@ def demo_definition(folder: Path) -> Path:
     data["datasets"][0]["data_root"] = str(folder / "data")
     for baseline in data["baselines"].values():
         baseline["root"] = str(folder / "baselines")
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "demo.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -117,25 +125,14 @@ def demo_definition(folder: Path) -> Path:
 
 def demo(base: Side, work: Side) -> None:
     """The whole demo with the base code; then the working tree evaluates and renders the same maps."""
-    base.samis("demo", "--definition", demo_definition(base.out / "demo"), "--quiet")
+    if not (base.out / "demo" / "out" / "README.md").is_file():  # else kept from an earlier run
+        base.samis("demo", "--definition", demo_definition(base.out / "demo"), "--quiet")
     mine = work.out / "demo"
     for name in ("data", "predictions", "baselines", "out/timing"):
         shutil.copytree(base.out / "demo" / name, mine / name)
     definition = demo_definition(mine)
     for step in ("evaluate", "tables", "figures"):
         work.samis("reproduce", definition, "--only", step, "--quiet", "--jobs", work.jobs)
-
-
-def npz_members(path: Path) -> list[tuple[str, bytes]]:
-    """The arrays of an NPZ as (member name, bytes), in file order: its content without zip timestamps."""
-    with zipfile.ZipFile(path) as z:
-        return [(info.filename, z.read(info)) for info in z.infolist()]
-
-
-def same_file(a: Path, b: Path) -> bool:
-    if a.suffix == ".npz":
-        return npz_members(a) == npz_members(b)
-    return a.read_bytes() == b.read_bytes()
 
 
 def _not_compared(rel: Path) -> bool:
@@ -155,7 +152,7 @@ def compare(base: Path, work: Path, suffixes) -> tuple[int, list[str]]:
         b = work / rel
         if not b.is_file():
             problems.append(f"{rel}: missing on the working tree's side")
-        elif not same_file(a, b):
+        elif a.read_bytes() != b.read_bytes():
             problems.append(f"{rel}: differs")
     extra = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file() and p.suffix in suffixes
                    and not _not_compared(p.relative_to(work)) and not (base / p.relative_to(work)).exists())
@@ -197,7 +194,7 @@ def main(argv=None) -> int:
         tmp = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="samis-identical-")))
         tmp.mkdir(parents=True, exist_ok=True)
         src = stack.enter_context(base_checkout(args.base, tmp))
-        base = Side("base", src, tmp / "base", args.jobs)
+        base = Side("base", src, tmp / "base", args.jobs, fresh=args.keep is None)
         work = Side("work", REPO, tmp / "work", args.jobs)
         for side in (base, work):
             print(f"{side.name}: evaluating the stored baselines ...", flush=True)

@@ -13,7 +13,7 @@ images, to ``FILE.curves.npz``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -58,7 +58,8 @@ def curve_mean(curve: str) -> Reducer:
     return lambda acc, column: float(acc.mean_array(curve).mean())
 
 
-Measure = Callable[["object"], "tuple[dict[str, float], dict[str, np.ndarray]]"]
+# (a samis.metrics.score.MapMetrics) -> (per-image values by name, per-image arrays by name)
+Measure = Callable[[Any], "tuple[dict[str, float], dict[str, np.ndarray]]"]
 
 
 @dataclass(frozen=True)
