@@ -119,7 +119,7 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     tables = {}
     for name in protocols:
         proto = get_protocol(name)
-        scores = {m.name: _accumulated(proto, values[m.name, name], sums[m.name, name]) for m in kept}
+        scores = {m.name: _accumulated(values[m.name, name], sums[m.name, name]) for m in kept}
         summary, per_image = _tables(dataset, samples, kept, values, scores, proto)
         tables[name] = summary
         if out is not None:
@@ -131,7 +131,7 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     return tables[protocols[0]] if len(protocols) == 1 else tables
 
 
-def _accumulated(proto: Protocol, rows: list[dict], sums: dict) -> Accumulated:
+def _accumulated(rows: list[dict], sums: dict) -> Accumulated:
     """One method's per-image values (every name the protocol's measure gave) and summed arrays."""
     names = list(dict.fromkeys(k for row in rows for k in row))
     per_image = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in names}
@@ -139,7 +139,7 @@ def _accumulated(proto: Protocol, rows: list[dict], sums: dict) -> Accumulated:
 
 
 def _run(samples, kept, protocols, jobs, progress, where):
-    """Yield, image by image in dataset order, the list of (values, curves) of every kept method."""
+    """Yield, image by image in dataset order, for every kept method {protocol: (values, arrays)}."""
     from tqdm import tqdm
 
     jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
