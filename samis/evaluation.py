@@ -7,8 +7,10 @@
 
 Work is organised by image, not by method: each worker reads a ground truth once, derives everything
 the metrics need from it alone (distance transforms, edges, centroid split) once, and scores every
-method's map against it; with both protocols the shared metrics (WF/SM/MAE) are computed once.
-Images are spread over a process pool in chunks. See docs/evaluation.md.
+method's map against it; a metric several protocols report (WF/SM/MAE) is computed once. What each
+protocol reports and how a split's summary is formed is the protocol's data (:mod:`samis.protocols`);
+this module only collects per-image values and summed arrays and writes the files
+(:mod:`samis.results_files`). Images are spread over a process pool in chunks. See docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -25,46 +27,16 @@ import pandas as pd
 from samis.errors import ConfigError, DataError
 from samis.imageio import atomic_write_bytes
 from samis.metrics.gt import GroundTruth
-from samis.metrics.score import COLUMNS, CURVES, PROTOCOLS, protocol_row, score_map
-from samis.predictions import index_method, list_methods, load_map
+from samis.metrics.score import MapMetrics
+from samis.predictions import index_method, list_methods, read_map
+from samis.protocols import Accumulated, Protocol, get_protocol, parse_protocols
+from samis.results_files import output_paths
 
 CHUNK = 8  # images per task: large enough to amortize pickling, small enough to balance two workers
 
 
 class MissingMapsWarning(UserWarning):
     """A method's maps do not cover the split; the method is left out of the results."""
-
-
-def parse_protocols(protocol) -> tuple[str, ...]:
-    """``"sod"``, ``"steel"``, ``"both"`` or a list of them -> an ordered tuple of protocol names."""
-    items = [protocol] if isinstance(protocol, str) else list(protocol or [])
-    names: list[str] = []
-    for item in items:
-        for name in (PROTOCOLS if item == "both" else (item,)):
-            if name not in PROTOCOLS:
-                raise ConfigError(f"unknown protocol {name!r}; choose sod, steel or both")
-            if name not in names:
-                names.append(name)
-    if not names:
-        raise ConfigError("no protocol given; choose sod, steel or both")
-    return tuple(names)
-
-
-def output_paths(out: str | os.PathLike, protocol: str, several: bool) -> dict[str, Path]:
-    """Files written for one protocol: ``FILE.csv``, ``FILE.per_image.csv``, ``FILE.curves.npz`` (sod).
-
-    With several protocols ``FILE`` gets the protocol appended (``res.csv`` -> ``res.steel.csv``),
-    so each file keeps exactly its protocol's columns.
-    """
-    out = Path(out)
-    base = out.with_suffix("") if out.suffix.lower() == ".csv" else out
-    if several:
-        base = base.with_name(f"{base.name}.{protocol}")
-    return {
-        "summary": base.with_name(base.name + ".csv"),
-        "per_image": base.with_name(base.name + ".per_image.csv"),
-        "curves": base.with_name(base.name + ".curves.npz"),
-    }
 
 
 def _init_worker() -> None:
@@ -76,13 +48,14 @@ def _init_worker() -> None:
 def _score_chunk(task):
     """Worker: score every method's map of each image in the chunk against that image's ground truth."""
     samples, method_paths, protocols = task
+    protocols = [get_protocol(name) for name in protocols]
     results = []
     for i, sample in enumerate(samples):
         gt = GroundTruth(sample.load_mask())
         per_method = []
         for _, paths in method_paths:
-            values, curves = score_map(load_map(paths[i], gt.shape), gt, protocols)
-            per_method.append((values, None if curves is None else np.stack(curves)))
+            metrics = MapMetrics(read_map(paths[i], gt.shape), gt)
+            per_method.append({p.name: p.measure(metrics) for p in protocols})
         results.append(per_method)
     return results
 
@@ -133,29 +106,40 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     if not kept:
         raise DataError(f"no method under {predictions_root} has maps for every image of {where}; nothing to score")
 
-    values = {m.name: [] for m in kept}
-    curve_sums = {m.name: np.zeros((len(CURVES), 256)) for m in kept} if "sod" in protocols else None
+    values = {(m.name, p): [] for m in kept for p in protocols}
+    sums = {(m.name, p): {} for m in kept for p in protocols}
     for image_results in _run(samples, kept, protocols, jobs, progress, where):
-        for m, (vals, curves) in zip(kept, image_results):
-            values[m.name].append(vals)
-            if curve_sums is not None:
-                curve_sums[m.name] += curves  # in image order, as numpy's mean over axis 0 adds them
+        for m, measured in zip(kept, image_results):
+            for p, (vals, arrays) in measured.items():
+                values[m.name, p].append(vals)
+                total = sums[m.name, p]
+                for name, array in arrays.items():
+                    total[name] = total.get(name, 0) + array  # in image order, as numpy's mean over axis 0 adds them
 
     tables = {}
-    for proto in protocols:
-        summary, per_image = _tables(dataset, samples, kept, values, curve_sums, proto)
-        tables[proto] = summary
+    for name in protocols:
+        proto = get_protocol(name)
+        scores = {m.name: _accumulated(values[m.name, name], sums[m.name, name]) for m in kept}
+        summary, per_image = _tables(dataset, samples, kept, values, scores, proto)
+        tables[name] = summary
         if out is not None:
-            files = output_paths(out, proto, len(protocols) > 1)
+            files = output_paths(out, name, len(protocols) > 1)
             _write_csv(files["summary"], summary)
             _write_csv(files["per_image"], per_image)
-            if proto == "sod":
-                _write_curves(files["curves"], curve_sums, len(samples))
+            if proto.curves:
+                _write_curves(files["curves"], proto, scores)
     return tables[protocols[0]] if len(protocols) == 1 else tables
 
 
+def _accumulated(rows: list[dict], sums: dict) -> Accumulated:
+    """One method's per-image values (every name the protocol's measure gave) and summed arrays."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    per_image = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in names}
+    return Accumulated(per_image=per_image, sums=sums, n=len(rows))
+
+
 def _run(samples, kept, protocols, jobs, progress, where):
-    """Yield, image by image in dataset order, the list of (values, curves) of every kept method."""
+    """Yield, image by image in dataset order, for every kept method {protocol: (values, arrays)}."""
     from tqdm import tqdm
 
     jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
@@ -193,22 +177,15 @@ def _run(samples, kept, protocols, jobs, progress, where):
             raise
 
 
-def _tables(dataset, samples, kept, values, curve_sums, proto):
-    cols = COLUMNS[proto]
+def _tables(dataset, samples, kept, values, scores, proto: Protocol):
+    cols = proto.columns
     head = {"dataset": dataset.name, "split": dataset.split}
     rows, summary = [], []
     for m in kept:
-        proto_rows = [protocol_row(v, proto) for v in values[m.name]]
-        for sample, row in zip(samples, proto_rows):
-            rows.append({"method": m.name, **head, "stem": sample.stem, "category": sample.category, **row})
-        agg = {}
-        for c in cols:
-            column = np.array([r[c] for r in proto_rows], dtype=np.float64)
-            agg[c] = float(np.nanmean(column)) if c == "PFOM" and not np.isnan(column).all() else float(np.mean(column))
-        if proto == "sod":
-            fm, em = curve_sums[m.name][2] / len(samples), curve_sums[m.name][3] / len(samples)
-            agg.update(maxF=float(fm.max()), meanF=float(fm.mean()), maxE=float(em.max()), meanE=float(em.mean()))
-        summary.append({"method": m.name, **head, "n_images": len(samples), **{c: agg[c] for c in cols}})
+        for sample, vals in zip(samples, values[m.name, proto.name]):
+            rows.append({"method": m.name, **head, "stem": sample.stem, "category": sample.category,
+                         **{c: vals[c] for c in cols}})
+        summary.append({"method": m.name, **head, "n_images": len(samples), **proto.summary(scores[m.name])})
     per_image = pd.DataFrame(rows, columns=["method", "dataset", "split", "stem", "category", *cols])
     return pd.DataFrame(summary, columns=["method", "dataset", "split", "n_images", *cols]), per_image
 
@@ -219,14 +196,14 @@ def _write_csv(path: Path, frame: pd.DataFrame) -> None:
     atomic_write_bytes(path, frame.to_csv(index=False, float_format="%.12g").encode())
 
 
-def _write_curves(path: Path, curve_sums: dict, n: int) -> None:
-    """Mean curves per method, reordered so index i is threshold i (pysodmetrics stores 255 first)."""
+def _write_curves(path: Path, proto: Protocol, scores: dict) -> None:
+    """The protocol's mean curves of every method, key ``<method>::<curve>``, index i = threshold i."""
     import io
 
     arrays = {"thresholds": np.arange(256)}
-    for method, sums in curve_sums.items():
-        for name, curve in zip(CURVES, sums / n):
-            arrays[f"{method}::{name}"] = np.flip(curve).copy()
+    for method, acc in scores.items():
+        for name, curve in proto.mean_curves(acc).items():
+            arrays[f"{method}::{name}"] = curve
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())

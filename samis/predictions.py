@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from samis.datasets.base import natural_key
+from samis.sorting import natural_key
 from samis.errors import ConfigError, DataError
 from samis.imageio import read_gray
 
@@ -77,19 +77,15 @@ def index_method(pred_root: str | Path, method: str, stems: list[str]) -> Method
     return MethodMaps(method, folder, paths, missing)
 
 
-def read_map(path: Path) -> np.ndarray:
-    """An H x W uint8 map. A plain 8-bit grayscale file is decoded by OpenCV (byte-identical to PIL's
-    decoding on the stored PNG/JPEG baselines, ~30% faster); anything else — colour, palette, 16-bit,
-    unreadable — goes through ``read_gray``, which gives the luminance or a ``DataError`` naming the file."""
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8:
-        return arr
-    return read_gray(path)
+def read_map(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """An H x W uint8 map, resized bilinearly to ``shape`` (the ground truth's) when given and different.
 
-
-def load_map(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """An H x W uint8 map at the ground truth's ``shape`` (bilinear resize when the sizes differ)."""
-    pred = read_map(path)
-    if pred.shape != tuple(shape):
+    A plain 8-bit grayscale file is decoded by OpenCV (byte-identical to PIL's decoding on the stored
+    PNG/JPEG baselines, ~30% faster); anything else — colour, palette, 16-bit, unreadable — goes through
+    ``read_gray``, which gives the luminance or a ``DataError`` naming the file."""
+    pred = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pred is None or pred.ndim != 2 or pred.dtype != np.uint8:
+        pred = read_gray(path)
+    if shape is not None and pred.shape != tuple(shape):
         pred = cv2.resize(pred, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
     return pred

@@ -11,7 +11,8 @@ import pytest
 from samis.datasets import get_dataset
 from samis.evaluation import evaluate
 from samis.imageio import read_gray
-from samis.metrics import GroundTruth, OverlapRatio, PrattFOM, overlap_ratio, pfom, score_map
+from samis.metrics import GroundTruth, MapMetrics, OverlapRatio, PrattFOM, overlap_ratio, pfom
+from samis.protocols import get_protocol
 from samis.metrics.overlap import binarize_gt_for_or
 
 # Song, Song & Yan (MCITF, Optics and Lasers in Engineering 2020), RCRR on all 900 SD-saliency-900 images
@@ -144,7 +145,7 @@ def test_sod_protocol_matches_pysodmetrics_on_csepnet(tmp_path, datasets_root, s
 
 
 @pytest.mark.parametrize("kind", ["empty", "full", "border"])
-def test_score_map_matches_pysodmetrics_on_edge_case_ground_truths(kind, sd900_baselines):
+def test_sod_measure_matches_pysodmetrics_on_edge_case_ground_truths(kind, sd900_baselines):
     """Defect-free images (empty GT, as in Magnetic-tile) and degenerate GTs follow pysodmetrics too."""
     import py_sod_metrics as M
 
@@ -164,11 +165,11 @@ def test_score_map_matches_pysodmetrics_on_edge_case_ground_truths(kind, sd900_b
         em, fm = M.Emeasure(), pysod_handlers()
         em.step(pred, gt)
         fm.step(pred, gt)
-    values, curves = score_map(pred, GroundTruth(gt > 128))
+    values, curves = get_protocol("sod").measure(MapMetrics(pred, GroundTruth(gt > 128)))
     for name in ("MAE", "Sm", "wF"):
         assert abs(values[name] - ref[name]) <= 1e-12, name
     e, f = em.get_results()["em"], fm.get_results()
-    np.testing.assert_allclose(curves[3], e["curve"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(curves[2], f["fm"]["dynamic"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(curves["emeasure"], e["curve"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(curves["fmeasure"], f["fm"]["dynamic"], rtol=0, atol=1e-12)
     assert abs(values["adpE"] - e["adp"]) <= 1e-12 and abs(values["adpF"] - f["fm"]["adaptive"]) <= 1e-12
     assert abs(values["IoU"] - f["iou"]["binary"]) <= 1e-12 and abs(values["Dice"] - f["dice"]["binary"]) <= 1e-12

@@ -9,6 +9,8 @@ import warnings
 
 import click
 
+from samis.protocols import PROTOCOL_SETS, PROTOCOLS
+
 
 @click.command()
 @click.option("--dataset", "dataset_name", required=True, help="Dataset name: sd900, mt, nrsd or folder.")
@@ -16,12 +18,13 @@ import click
 @click.option("--data-root", type=click.Path(), default=None, help="Folder holding the sets (default: SAMIS_DATA_ROOT).")
 @click.option("--predictions", "predictions", required=True, type=click.Path(),
               help="Folder with one sub-folder of maps per method: <Method>/<stem>.png")
-@click.option("--protocol", "protocols", multiple=True, type=click.Choice(["sod", "steel", "both"]),
+@click.option("--protocol", "protocols", multiple=True, type=click.Choice([*PROTOCOLS, *PROTOCOL_SETS]),
               help="Metric convention; repeat or use 'both' (default: both). With several protocols "
                    "the output files get the protocol in their name (FILE.steel.csv, FILE.sod.csv).")
 @click.option("--method", "methods", multiple=True, help="Only this method folder (repeatable; default: all).")
 @click.option("--out", type=click.Path(), default=None,
-              help="Write FILE.csv (one row per method), FILE.per_image.csv and, for sod, FILE.curves.npz.")
+              help="Write FILE.csv (one row per method), FILE.per_image.csv and, for a protocol with curves "
+                   "(sod), FILE.curves.npz.")
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: all cores; 1: no pool).")
 @click.option("--strict", is_flag=True, help="A method missing maps for the split is an error, not a warning.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
@@ -34,7 +37,9 @@ def evaluate(dataset_name, split, data_root, predictions, protocols, methods, ou
     import pandas as pd
 
     from samis.datasets import get_dataset
-    from samis.evaluation import MissingMapsWarning, evaluate as run_evaluation, output_paths, parse_protocols
+    from samis.evaluation import MissingMapsWarning, evaluate as run_evaluation
+    from samis.protocols import parse_protocols
+    from samis.results_files import written_files
 
     names = parse_protocols(list(protocols) or ["both"])
     ds = get_dataset(dataset_name, root=data_root, split=split)
@@ -58,6 +63,5 @@ def evaluate(dataset_name, split, data_root, predictions, protocols, methods, ou
             click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if out is not None:
         for proto in names:
-            files = output_paths(out, proto, len(names) > 1)
-            written = [files["summary"], files["per_image"]] + ([files["curves"]] if proto == "sod" else [])
+            written = written_files(out, proto, len(names) > 1).values()
             click.echo("wrote " + ", ".join(str(p) for p in written), err=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from samis.errors import DataError
+from samis.protocols import PROTOCOLS
 
 _SUFFIX_FORMAT = {".md": "md", ".markdown": "md", ".tex": "latex", ".csv": "csv"}
 
@@ -47,8 +48,8 @@ def _per_image_inputs(paths) -> list[Path]:
 @click.option("--metrics", multiple=True, help="Columns to show, in order: 'WF,SM,MAE' (default: all metric columns).")
 @click.option("--caption", default=None, help="Table caption (default: the dataset when there is only one).")
 @click.option("--label", default=None, help="LaTeX \\label.")
-@click.option("--style", type=click.Choice(["sod", "steel"]), default="sod", show_default=True,
-              help="sod: 0.259 (3 decimals); steel: .2591 (4 decimals, no leading zero).")
+@click.option("--style", type=click.Choice(list(PROTOCOLS)), default="sod", show_default=True,
+              help="A protocol's number style: sod 0.259 (3 decimals); steel .2591 (4 decimals, no leading zero).")
 @click.option("--decimals", type=int, default=None, help="Override the style's number of decimals.")
 @click.option("--sort", "order", default="grouped", show_default=True,
               help="Row order: grouped (given order, SAM rows last), given, name, or a metric (WF, SD900-test:WF), best first.")

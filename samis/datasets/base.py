@@ -8,7 +8,6 @@ and reporting what is missing is done here, once, with the same error messages f
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Iterator
@@ -19,13 +18,9 @@ from PIL import Image, UnidentifiedImageError
 from samis import paths
 from samis.errors import ConfigError, DataError
 from samis.imageio import IMAGE_SUFFIXES, read_gray, read_rgb
+from samis.sorting import natural_key
 
 MASK_THRESHOLD = 127  # ground truth is foreground where the 8-bit value is > 127 (PySODMetrics convention)
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key that orders ``In_2`` before ``In_10`` (numbers compared as numbers)."""
-    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text))
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from samis.datasets.base import Dataset, Sample, index_images, natural_key, pair_images_with_masks
+from samis.datasets.base import Dataset, Sample, index_images, pair_images_with_masks
+from samis.sorting import natural_key
 from samis.errors import DataError
 
 FLAT_CATEGORY = "all"

@@ -25,19 +25,21 @@ from samis.errors import ConfigError
 from samis.experiments.files import KeyPath, load_tree
 from samis.experiments.schema import Checker
 from samis.models.registry import MODEL_REGISTRY
+from samis.protocols import PROTOCOLS
 from samis.runners.config import MODES, POLICIES, ModeConfig, mode_class
+from samis.sorting import natural_key
 
 # --- the vocabulary ---------------------------------------------------------------------------
-# models and modes are the registries' (samis.models.registry, samis.runners.config)
-PROTOCOL_METRICS = {
-    "steel": ("WF", "SM", "OR", "PFOM", "MAE"),
-    "sod": ("MAE", "Sm", "wF", "maxF", "meanF", "adpF", "maxE", "meanE", "adpE", "IoU", "Dice"),
-}
+# models, modes and protocols are the registries' (samis.models.registry, samis.runners.config, samis.protocols)
+PROTOCOL_METRICS = {name: p.columns for name, p in PROTOCOLS.items()}
+CURVE_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.curves)  # the protocols a curves figure reads
 TABLE_KINDS = ("main", "categories", "sam_modes")
 FIGURE_KINDS = ("qualitative", "curves", "category_bars")
 TABLE_FORMATS = ("md", "latex", "csv")
-CURVES = ("pr", "fm", "em")  # precision-recall, F-measure and E-measure against threshold (samis.report.curves)
-DEFAULT_CURVES = ("pr", "fm")
+# the panels of a curves figure: precision-recall, F-measure and E-measure against threshold
+# (samis.report.curves.PANELS; not imported here, it loads pandas)
+CURVE_PANELS = ("pr", "fm", "em")
+DEFAULT_CURVE_PANELS = ("pr", "fm")
 EXAMPLE_RULES = ("best_median_worst", "stems")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -87,7 +89,7 @@ class BaselineSpec:
         if self.methods is None:
             if not self.root.is_dir():
                 return []
-            return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            return sorted((p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key)
         return [m.name for m in self.methods if split is None or m.splits is None or split in m.splits]
 
 
@@ -121,7 +123,7 @@ class FigureSpec:
     units: tuple[str, ...]
     methods: tuple[str, ...] | None = None
     metric: str | None = None  # category_bars
-    curves: tuple[str, ...] = DEFAULT_CURVES  # curves
+    curves: tuple[str, ...] = DEFAULT_CURVE_PANELS  # curves
     examples: ExampleRule | None = None  # qualitative
 
 
@@ -356,6 +358,19 @@ def _protocol(c: Checker, item: dict, path: KeyPath, protocols: tuple[str, ...])
     raise c.fail(path + ("protocol",), f"missing key 'protocol' (the definition uses {', '.join(protocols)}; say which)")
 
 
+def _curves_protocol(c: Checker, item: dict, path: KeyPath, datasets) -> str:
+    """A curves figure reads a protocol that has curves: the one given, or the only one the datasets use."""
+    if "protocol" in item:
+        protocol = c.string(item["protocol"], path + ("protocol",), tuple(PROTOCOL_METRICS))
+        if protocol not in CURVE_PROTOCOLS:
+            raise c.fail(path + ("protocol",), f"the {protocol} protocol has no curves; expected {' or '.join(CURVE_PROTOCOLS)}")
+        return protocol
+    used = [p for p in CURVE_PROTOCOLS if p in _all_protocols(datasets)]
+    if len(used) > 1:
+        raise c.fail(path + ("protocol",), f"missing key 'protocol' (protocols with curves here: {', '.join(used)}; say which)")
+    return used[0] if used else CURVE_PROTOCOLS[0]  # none used: _units names what is missing
+
+
 def _all_protocols(datasets) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for d in datasets for p in d.protocols))
 
@@ -388,12 +403,10 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
         path = ("figures", i)
         c.mapping(item, path, keys, required=("kind",))
         kind = c.string(item["kind"], path + ("kind",), FIGURE_KINDS)
-        if kind == "curves" and "protocol" not in item:
-            protocol = "sod"  # curves exist only for the sod protocol
+        if kind == "curves":
+            protocol = _curves_protocol(c, item, path, datasets)
         else:
             protocol = _protocol(c, item, path, _all_protocols(datasets))
-        if kind == "curves" and protocol != "sod":
-            raise c.fail(path + ("protocol",), "PR and F-measure curves come from the sod protocol; expected sod")
         units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
         methods = c.strings(item["methods"], path + ("methods",)) if "methods" in item else None
         for key, allowed_kind in (("metric", "category_bars"), ("curves", "curves"), ("examples", "qualitative")):
@@ -404,11 +417,11 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
             if "metric" not in item:
                 raise c.fail(path + ("metric",), f"missing key 'metric' (one of {', '.join(PROTOCOL_METRICS[protocol])})")
             metric = c.string(item["metric"], path + ("metric",), PROTOCOL_METRICS[protocol])
-        curves = c.strings(item["curves"], path + ("curves",), CURVES) if "curves" in item else DEFAULT_CURVES
+        curves = c.strings(item["curves"], path + ("curves",), CURVE_PANELS) if "curves" in item else DEFAULT_CURVE_PANELS
         examples = _examples(c, item.get("examples"), path + ("examples",), protocol) if kind == "qualitative" else None
         name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else f"{kind}-{protocol}"
         out.append(FigureSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods,
-                              metric=metric, curves=curves if kind == "curves" else DEFAULT_CURVES, examples=examples))
+                              metric=metric, curves=curves if kind == "curves" else DEFAULT_CURVE_PANELS, examples=examples))
     _unique_names(c, out, "figures")
     return tuple(out)
 

@@ -32,8 +32,7 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
             if not complete:
                 continue
             base = layout.results_base(spec.label, split, source.name)
-            outputs = [f for p in spec.protocols for k, f in layout.results_files(spec, split, source.name, p).items()
-                       if k != "curves" or p == "sod"]
+            outputs = [f for p in spec.protocols for f in layout.written_results(spec, split, source.name, p)]
             current = fingerprint(source.root, complete, stems, spec.protocols,
                                   extra={"left_out": sorted(set(source.methods) - set(complete))})
             if is_fresh(base, current, outputs):

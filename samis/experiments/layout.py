@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samis.experiments.definition import DatasetSpec, Definition
+from samis.results_files import output_paths, written_files
 
 TABLE_SUFFIX = {"md": ".md", "latex": ".tex", "csv": ".csv"}
 
@@ -56,9 +57,12 @@ class Layout:
         return self.output / "results" / label / split / f"{source}.csv"
 
     def results_files(self, spec: DatasetSpec, split: str, source: str, protocol: str) -> dict[str, Path]:
-        from samis.evaluation import output_paths
-
+        """Every file name of one protocol's results (``summary``, ``per_image``, ``curves``)."""
         return output_paths(self.results_base(spec.label, split, source), protocol, len(spec.protocols) > 1)
+
+    def written_results(self, spec: DatasetSpec, split: str, source: str, protocol: str) -> list[Path]:
+        """The files the evaluation writes for one protocol (no curves file for a protocol without curves)."""
+        return list(written_files(self.results_base(spec.label, split, source), protocol, len(spec.protocols) > 1).values())
 
     def timing_dir(self, label: str) -> Path:
         return self.output / "timing" / label

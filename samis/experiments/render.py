@@ -78,7 +78,7 @@ def _select(frame: pd.DataFrame, patterns) -> pd.DataFrame:
 
 # --- tables -------------------------------------------------------------------------------------
 def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tuple[pd.DataFrame | None, list[Path], list[str]]:
-    from samis.experiments.run_sam import time_per_image
+    from samis.experiments.timing import time_per_image
     from samis.report.categories import per_category
     from samis.report.inputs import read_per_image, read_results
 
@@ -157,7 +157,7 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
     label, split = ref.split("/", 1)
     title = f"{label} ({split})"
     if spec.kind == "curves":
-        files = _unit_files(layout, definition, ref, "sod", "curves")
+        files = _unit_files(layout, definition, ref, spec.protocol, "curves")
         _, curves, _ = read_curves(files)
         available = list(curves)
         methods = match_methods(spec.methods, available)
@@ -194,9 +194,8 @@ def render_figures(definition: Definition, echo=print) -> list[Path]:
     written = []
     for index, spec in enumerate(definition.figures):
         for ref in spec.units:
-            protocol = "sod" if spec.kind == "curves" else spec.protocol
             kind = "curves" if spec.kind == "curves" else "per_image"
-            inputs = _unit_files(layout, definition, ref, protocol, kind)
+            inputs = _unit_files(layout, definition, ref, spec.protocol, kind)
             name = f"{spec.name}-{ref.replace('/', '-')}"
             if not inputs:
                 echo(f"figures: {name}: no results yet for {ref}, skipped")

@@ -11,15 +11,13 @@ so a resumed run never overwrites a real measurement with a near-zero one.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 from samis.datasets import get_dataset
-from samis.datasets.base import natural_key
 from samis.experiments.definition import DatasetSpec, Definition
 from samis.experiments.layout import Layout
-from samis.imageio import atomic_write_bytes
+from samis.experiments.timing import write_timing
+from samis.sorting import natural_key
 
 
 class AllSplits:
@@ -64,10 +62,6 @@ def shard_tag(shard) -> str:
 
     i, n = parse_shard(shard)
     return f"{i}-of-{n}"
-
-
-def _write_timing(folder: Path, name: str, record: dict) -> None:
-    atomic_write_bytes(folder / f"{name}.json", (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
 
 
 def run_sam(definition: Definition, shard=(0, 1), progress: bool = True, echo=print) -> None:
@@ -119,29 +113,16 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) ->
         predictor.set_image(sample.load_image())
     if predictor.stats.misses:
         per_image = (time.perf_counter() - start) / predictor.stats.misses
-        _write_timing(layout.timing_dir(spec.label), f"{model.name}-encoder.{tag}",
+        write_timing(layout.timing_dir(spec.label), f"{model.name}-encoder.{tag}",
                       {"images": predictor.stats.misses, "seconds_per_image": per_image})
     for group in groups(modes):
         report = predict_many(dataset, model.name, group, root, checkpoint=model.checkpoint,
                               device=model.device, shard=shard, progress=progress, model=(sam, digest))
         if report.images:
             for name, method in report.methods.items():
-                _write_timing(layout.timing_dir(spec.label), f"{name}.{tag}", {
+                write_timing(layout.timing_dir(spec.label), f"{name}.{tag}", {
                     "images": report.images, "seconds": report.seconds,
                     "seconds_per_image": report.seconds / report.images,
                     "methods_in_group": sorted(report.methods), "model": model.name,
                     "written": method.written,
                 })
-
-
-def time_per_image(layout: Layout, label: str, method: str, model: str) -> float | None:
-    """Seconds per image of ``method``: its group's decoder-side time plus the encoder's, over all shards."""
-    folder = layout.timing_dir(label)
-    runs = [json.loads(p.read_text()) for p in sorted(folder.glob(f"{method}.*.json"))] if folder.is_dir() else []
-    enc = [json.loads(p.read_text()) for p in sorted(folder.glob(f"{model}-encoder.*.json"))] if folder.is_dir() else []
-    if not runs:
-        return None
-    images = sum(r["images"] for r in runs)
-    seconds = sum(r["seconds"] for r in runs)
-    encoder = sum(e["seconds_per_image"] * e["images"] for e in enc) / max(1, sum(e["images"] for e in enc)) if enc else 0.0
-    return seconds / images + encoder

@@ -1,17 +1,18 @@
-"""Metrics for stored saliency/segmentation maps, two conventions (see docs/evaluation.md).
+"""The metrics of stored saliency/segmentation maps (see docs/evaluation.md).
 
-``sod``: the salient-object-detection convention of pysodmetrics (same numbers, faster: ground-truth
-work is shared across methods). ``steel``: the strip-steel defect papers' WF, SM, OR, PFOM, MAE.
+Which metrics a results file reports, and how its summary is formed, is a protocol's business
+(:mod:`samis.protocols`); this package computes the numbers: pysodmetrics' (same numbers, faster:
+ground-truth work is shared across methods) and the strip-steel defect papers' OR and PFOM.
 """
 
 from samis.metrics.gt import GroundTruth
 from samis.metrics.overlap import OverlapRatio, overlap_ratio
 from samis.metrics.pfom import PrattFOM, pfom
-from samis.metrics.score import COLUMNS, CURVES, PROTOCOLS, SOD_COLUMNS, STEEL_COLUMNS, score_map
+from samis.metrics.score import MapMetrics, normalize_map
 from samis.metrics.smeasure import smeasure
 from samis.metrics.wfm import weighted_fmeasure
 
 __all__ = [
-    "COLUMNS", "CURVES", "PROTOCOLS", "SOD_COLUMNS", "STEEL_COLUMNS", "GroundTruth", "OverlapRatio",
-    "PrattFOM", "overlap_ratio", "pfom", "score_map", "smeasure", "weighted_fmeasure",
+    "GroundTruth", "MapMetrics", "OverlapRatio", "PrattFOM", "normalize_map", "overlap_ratio", "pfom", "smeasure",
+    "weighted_fmeasure",
 ]

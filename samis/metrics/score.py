@@ -1,10 +1,14 @@
-"""One map against one ground truth under the requested protocols — every metric computed once.
+"""One map against one ground truth: every metric any protocol asks for, each computed once.
 
-The steel protocol's WF, SM and MAE are the sod protocol's wF (beta^2 = 1), Sm (alpha 0.5) and MAE on
-the same normalized map, so asking for both protocols computes them once.
+The protocols (:mod:`samis.protocols`) read the metrics they report from a :class:`MapMetrics`; a
+metric is computed the first time a protocol asks for it and then shared, so the steel protocol's
+WF, SM and MAE (the sod protocol's wF with beta^2 = 1, Sm with alpha 0.5 and MAE of the same
+normalized map) cost nothing more when both protocols are asked for.
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 import numpy as np
 
@@ -15,13 +19,6 @@ from samis.metrics.overlap import overlap_ratio
 from samis.metrics.pfom import pfom_from_edges
 from samis.metrics.smeasure import smeasure
 from samis.metrics.wfm import weighted_fmeasure
-
-PROTOCOLS = ("sod", "steel")
-SOD_COLUMNS = ("MAE", "Sm", "wF", "maxF", "meanF", "adpF", "maxE", "meanE", "adpE", "IoU", "Dice")
-STEEL_COLUMNS = ("WF", "SM", "OR", "PFOM", "MAE")
-COLUMNS = {"sod": SOD_COLUMNS, "steel": STEEL_COLUMNS}
-STEEL_ALIASES = {"WF": "wF", "SM": "Sm"}  # steel column -> the shared value it reports
-CURVES = ("precision", "recall", "fmeasure", "emeasure")
 
 
 def normalize_map(pred: np.ndarray) -> np.ndarray:
@@ -35,24 +32,46 @@ def normalize_map(pred: np.ndarray) -> np.ndarray:
     return p
 
 
-def score_map(pred: np.ndarray, gt: GroundTruth, protocols=PROTOCOLS):
-    """Per-image values (keyed by sod names plus OR/PFOM) and, for sod, the four curves (else None)."""
-    if pred.shape != gt.shape:
-        raise ValueError(f"shape mismatch between prediction {pred.shape} and ground truth {gt.shape}")
-    p = normalize_map(pred)
-    err = np.abs(p - gt.maskf).ravel()
-    values = {"MAE": float(np.mean(err)), "Sm": smeasure(p, gt), "wF": weighted_fmeasure(p, gt, err=err)}
-    curves = None
-    if "sod" in protocols:
-        scalars, curves = threshold_metrics(p, gt)
-        values.update(scalars)
-    if "steel" in protocols:
-        or_gt, gt_edge_flat, gt_far = gt.steel
-        values["OR"] = overlap_ratio(pred, or_gt)
-        values["PFOM"] = pfom_from_edges(edge_map(pred > 128), gt_edge_flat, gt_far)
-    return values, curves
+class MapMetrics:
+    """An H x W uint8 map scored against a :class:`GroundTruth` of the same shape, metric by metric."""
 
+    def __init__(self, pred: np.ndarray, gt: GroundTruth):
+        if pred.shape != gt.shape:
+            raise ValueError(f"shape mismatch between prediction {pred.shape} and ground truth {gt.shape}")
+        self.pred = pred
+        self.gt = gt
 
-def protocol_row(values: dict, protocol: str) -> dict:
-    """The values of one protocol under that protocol's column names."""
-    return {c: values[STEEL_ALIASES.get(c, c)] if protocol == "steel" else values[c] for c in COLUMNS[protocol]}
+    @cached_property
+    def normalized(self) -> np.ndarray:
+        return normalize_map(self.pred)
+
+    @cached_property
+    def error(self) -> np.ndarray:
+        """``|normalized map - ground truth|``, flattened: MAE is its mean, weighted F reuses it."""
+        return np.abs(self.normalized - self.gt.maskf).ravel()
+
+    @cached_property
+    def mae(self) -> float:
+        return float(np.mean(self.error))
+
+    @cached_property
+    def smeasure(self) -> float:
+        return smeasure(self.normalized, self.gt)
+
+    @cached_property
+    def weighted_f(self) -> float:
+        return weighted_fmeasure(self.normalized, self.gt, err=self.error)
+
+    @cached_property
+    def thresholds(self):
+        """(scalars maxF/meanF/adpF/maxE/meanE/adpE/IoU/Dice, the precision, recall, F and E curves)."""
+        return threshold_metrics(self.normalized, self.gt)
+
+    @cached_property
+    def overlap_ratio(self) -> float:
+        return overlap_ratio(self.pred, self.gt.steel[0])
+
+    @cached_property
+    def pfom(self) -> float:
+        _, gt_edge_flat, gt_far = self.gt.steel
+        return pfom_from_edges(edge_map(self.pred > 128), gt_edge_flat, gt_far)

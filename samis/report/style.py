@@ -2,7 +2,8 @@
 
 Tables and figures must agree on which way a metric improves, which rows are SAM, which are upper
 bounds that may not be ranked against zero-shot methods, and how a dataset is named; keeping those
-rules here means a table and the figure beside it never disagree.
+rules here means a table and the figure beside it never disagree. The metrics themselves (their
+names, directions and number style) are the protocols' data (:mod:`samis.protocols`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ from __future__ import annotations
 import math
 import re
 
-# Canonical column order of the two protocols (docs/ARCHITECTURE.md, "Evaluation outputs").
-STEEL_METRICS = ("WF", "SM", "OR", "PFOM", "MAE")
-SOD_METRICS = ("MAE", "Sm", "wF", "maxF", "meanF", "adpF", "maxE", "meanE", "adpE", "IoU", "Dice")
-KNOWN_METRICS = STEEL_METRICS + tuple(m for m in SOD_METRICS if m not in STEEL_METRICS)
+from samis.protocols import LOWER, PROTOCOLS, direction, metric_names
+
+# Every protocol's metrics: ranked in tables without being asked.
+KNOWN_METRICS = metric_names()
 
 # Identity columns of the results files: never metrics.
 ID_COLUMNS = ("method", "dataset", "split", "category", "stem", "n_images")
 
-# Lower is better for these (exact names, case-insensitive), and for any column whose name
-# matches LOWER_BETTER_PATTERN (run times, memory, error rates).
+# Besides the protocols' own directions, lower is better for these columns (exact names,
+# case-insensitive) and for any column whose name matches LOWER_BETTER_PATTERN (run times, memory,
+# error rates).
 _LOWER_BETTER = {"mae", "time_per_image_s", "seconds", "latency_ms", "memory_mb", "params_m"}
 LOWER_BETTER_PATTERN = re.compile(r"(^|_)(mae|time|seconds|latency|memory|mem|params|error|err)(_|$)", re.I)
 
@@ -30,8 +32,11 @@ _UNRANKED_PATTERN = re.compile(r"oracle", re.I)
 
 
 def lower_is_better(metric: str) -> bool:
-    """True for error-like columns (MAE, run times); every similarity metric is higher-is-better."""
+    """A protocol metric's own direction; for other columns, True when error-like (run times, memory)."""
     name = str(metric)
+    known = direction(name)
+    if known is not None:
+        return known == LOWER
     return name.lower() in _LOWER_BETTER or bool(LOWER_BETTER_PATTERN.search(name))
 
 
@@ -93,8 +98,5 @@ def format_value(value, decimals: int = 3, drop_leading_zero: bool = False, miss
     return text
 
 
-# Table styles: decimals and leading-zero convention of the two literatures.
-STYLES = {
-    "sod": {"decimals": 3, "drop_leading_zero": False},
-    "steel": {"decimals": 4, "drop_leading_zero": True},
-}
+# Table styles: each protocol's literature prints its numbers its own way (decimals, leading zero).
+STYLES = {name: {"decimals": p.decimals, "drop_leading_zero": not p.leading_zero} for name, p in PROTOCOLS.items()}

@@ -19,6 +19,7 @@ from samis.report.categories import metric_columns
 from samis.report.inputs import read_results
 from samis.report.style import KNOWN_METRICS, STYLES, dataset_label, format_value, is_sam, is_unranked, lower_is_better
 from samis.report.table_markup import header_name
+from samis.sorting import natural_key
 
 FORMATS = ("md", "latex", "csv")
 ORDERS = ("grouped", "given", "name")
@@ -80,10 +81,6 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _natural_key(name: str):
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(name))]
-
-
 def build_table(results, metrics=None, order: str = "grouped", style: str = "sod", decimals: int | None = None,
                 unranked=(), rank=(), caption: str | None = None) -> Table:
     """The table model. ``results``: results CSV path(s) or frame(s), see ``render`` for the options."""
@@ -139,7 +136,7 @@ def build_table(results, metrics=None, order: str = "grouped", style: str = "sod
     elif order == "given":
         pass
     elif order == "name":
-        methods = sorted(methods, key=_natural_key)
+        methods = sorted(methods, key=natural_key)
     else:
         methods = _sort_by_metric(methods, order, group_keys, indexed, key_cols)
 
