@@ -22,6 +22,7 @@ from typing import Any
 
 from samis.datasets import DATASETS
 from samis.errors import ConfigError
+from samis.experiments.cluster import ExecutorSpec, executor_from_definition
 from samis.experiments.files import KeyPath, load_tree
 from samis.experiments.schema import Checker
 from samis.models.registry import MODEL_REGISTRY
@@ -45,7 +46,7 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TOP_KEYS = (
     "name", "description", "extends", "seed", "output", "predictions", "datasets", "models", "modes",
-    "baselines", "protocols", "tables", "figures",
+    "baselines", "protocols", "tables", "figures", "executor",
 )
 
 
@@ -145,6 +146,7 @@ class Definition:
     predictions: Path
     description: str = ""
     sources: tuple[Path, ...] = field(default=())  # this file and every file it extends
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where reproduce runs (samis.experiments.cluster)
 
     def dataset(self, label: str) -> DatasetSpec:
         for spec in self.datasets:
@@ -487,4 +489,5 @@ def load_definition(path: str | os.PathLike, check_paths: bool = True) -> Defini
         name=name, path=top, datasets=datasets, models=models, modes=modes, baselines=baselines,
         protocols=_all_protocols(datasets), tables=tables, figures=figures, seed=seed, output=output,
         predictions=predictions, description=description, sources=files,
+        executor=executor_from_definition(c, data.get("executor")),
     )
