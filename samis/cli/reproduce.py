@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from samis.cli.selection import subset_options
+
 STEPS = ("run", "evaluate", "tables", "figures")
 
 
@@ -15,13 +17,17 @@ STEPS = ("run", "evaluate", "tables", "figures")
               help="Run only the SAM share I of N (0-based); evaluate afterwards without --shard.")
 @click.option("--jobs", type=int, default=None, help="Evaluation worker processes (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def reproduce(experiment, only, shard, jobs, quiet):
+@subset_options
+def reproduce(experiment, only, shard, jobs, quiet, limit, stems_file):
     """Reproduce the study defined in EXPERIMENT (a YAML file, see docs/experiments.md).
 
     Work already done is skipped: SAM maps by image, results while their maps are unchanged, tables
     and figures while their inputs are unchanged. A second call is fast; a crashed call resumes.
     """
+    from samis.datasets.subset import restrict_definition
+    from samis.experiments.definition import load_definition
     from samis.experiments.reproduce import reproduce as run
 
-    out = run(experiment, only=only, shard=shard, jobs=jobs, progress=not quiet, echo=click.echo)
+    definition = restrict_definition(load_definition(experiment), limit, stems_file)
+    out = run(definition, only=only, shard=shard, jobs=jobs, progress=not quiet, echo=click.echo)
     click.echo(f"report: {out / 'README.md'}")

@@ -7,7 +7,6 @@ is redone once its maps are complete.
 
 from __future__ import annotations
 
-from samis.datasets import get_dataset
 from samis.experiments.definition import Definition
 from samis.experiments.fingerprint import fingerprint, is_fresh, record
 from samis.experiments.layout import Layout
@@ -19,7 +18,7 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
 
     layout = Layout(definition)
     for spec, split in definition.units():
-        dataset = get_dataset(spec.name, root=spec.data_root, split=split)
+        dataset = spec.open(split)
         stems = [s.stem for s in dataset.samples()]
         for source in layout.sources(spec, split):
             where = f"{spec.label}/{split} {source.name}"

@@ -15,7 +15,6 @@ import json
 import time
 from pathlib import Path
 
-from samis.datasets import get_dataset
 from samis.datasets.base import natural_key
 from samis.experiments.definition import DatasetSpec, Definition
 from samis.experiments.layout import Layout
@@ -29,7 +28,7 @@ class AllSplits:
         self.spec = spec
         self.name = spec.name
         self.split = "+".join(spec.splits)
-        self.sets = [get_dataset(spec.name, root=spec.data_root, split=s) for s in spec.splits]
+        self.sets = [spec.open(s) for s in spec.splits]
         self.root = self.sets[0].root
         self._samples = None
 
