@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import click
 
-from samis.cli.selection import dataset_options, open_dataset
+from samis.cli.selection import dataset_options, open_dataset, parse_key_values
 from samis.errors import ConfigError
 
 
 def _parse_sets(pairs) -> dict:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"--set {pair!r}: write it key=value, e.g. --set points_per_side=16")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
+    return parse_key_values(pairs, "--set", "points_per_side=16")
 
 
 def _configs(modes, sets: dict) -> list[dict]:

@@ -12,15 +12,20 @@ import click
 from samis.errors import ConfigError
 
 
-def parse_dataset_options(pairs) -> dict[str, str]:
-    """``("object=bottle", ...)`` -> ``{"object": "bottle"}``; the adapter checks and types the values."""
+def parse_key_values(pairs, flag: str, example: str) -> dict[str, str]:
+    """``("object=bottle", ...)`` -> ``{"object": "bottle"}`` for a repeatable ``flag KEY=VALUE``."""
     out: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ConfigError(f"--dataset-option {pair!r}: write it key=value, e.g. --dataset-option object=bottle")
+            raise ConfigError(f"{flag} {pair!r}: write it key=value, e.g. {flag} {example}")
         key, value = pair.split("=", 1)
         out[key.strip()] = value.strip()
     return out
+
+
+def parse_dataset_options(pairs) -> dict[str, str]:
+    """``--dataset-option`` values; the adapter checks and types them."""
+    return parse_key_values(pairs, "--dataset-option", "object=bottle")
 
 
 def subset_options(func):

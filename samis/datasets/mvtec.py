@@ -38,6 +38,11 @@ class MVTec(Dataset):
     def looks_like_set(cls, path: Path) -> bool:
         return True
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.option["object"] is not None:
+            self.objects()  # a wrong object name fails here, naming the objects that are there
+
     def objects(self) -> list[Path]:
         """The object folders read: the chosen one, or every folder holding ``test/``."""
         chosen = self.option["object"]
