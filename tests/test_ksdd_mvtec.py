@@ -161,3 +161,20 @@ def test_cli_dataset_option_selects_the_object(tmp_path):
     assert [line.split() for line in result.output.splitlines() if "good" in line] == [["good", "1", "1"]]
     bad = CliRunner().invoke(datasets_cli, ["check", "mvtec", "--data-root", str(root), "--dataset-option", "object"])
     assert "write it key=value" in str(bad.exception)
+
+
+def test_more_data_definition_reads_ksdd_and_mvtec_from_environment(ksdd_root, tmp_path, monkeypatch, datasets_root):
+    from samis.experiments import load_definition
+
+    definition = Path(__file__).resolve().parents[1] / "experiments" / "more-data.yaml"
+    monkeypatch.delenv("KSDD_ROOT", raising=False)
+    with pytest.raises(ConfigError, match=r"more-data.yaml: datasets\[0\].data_root: environment variable KSDD_ROOT is not set"):
+        load_definition(definition)
+    make_mvtec(tmp_path / "mvtec")
+    monkeypatch.setenv("KSDD_ROOT", str(ksdd_root))
+    monkeypatch.setenv("MVTEC_ROOT", str(tmp_path / "mvtec"))
+    monkeypatch.setenv("SAMIS_DATA_ROOT", str(datasets_root))
+    d = load_definition(definition)
+    units = {f"{spec.label}/{split}": len(spec.open(split)) for spec, split in d.units()}
+    assert units == {"KolektorSDD/defective": 4, "KolektorSDD/full": 24, "MVTec-bottle/defective": 2, "BSData/test": 70}
+    assert dict(d.dataset("MVTec-bottle").options) == {"object": "bottle"}
