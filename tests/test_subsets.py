@@ -121,6 +121,7 @@ def test_definition_limit_and_reproduce_flag(ksdd_root, tmp_path):
     per_image = pd.read_csv(results)
     assert list(per_image["stem"]) == chosen and set(per_image["method"]) == {"FT"}
     assert not (tmp_path / "out").exists()  # the full report's folder is not touched by a limited run
+    assert "| ksdd | ksdd | full (limit 6 (seed 2)) |" in (tmp_path / "out-limit6" / "README.md").read_text()
 
 
 @pytest.mark.model

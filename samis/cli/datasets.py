@@ -28,7 +28,7 @@ def list_datasets(data_root):
         if cls.options:
             click.echo(f"        options: {', '.join(cls.options)}")
         if cls.folder is None:
-            click.echo("        location: any folder with images/ and masks/ (pass it as --data-root)")
+            click.echo("        location: the set's own folder, passed as --data-root (layout: docs/datasets.md)")
             continue
         try:
             where = f"found at {get_dataset(name, root=data_root).root}"
