@@ -134,3 +134,13 @@ def test_definition_takes_options_as_keys_of_the_entry(kolektor, tmp_path, monke
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     with pytest.raises(ConfigError, match=r"datasets\[0\].object: unknown key 'object'; allowed here: .*limit, stems, images_dir"):
         load_definition(path)
+
+
+def test_masks_folder_inside_the_images_folder_is_not_read_as_images(tmp_path):
+    for stem in ("p1", "p2"):
+        _write(tmp_path / f"{stem}.png", np.full((5, 5), 80, np.uint8))
+        _write(tmp_path / "gt" / f"{stem}.png", np.full((5, 5), 255, np.uint8))
+    for recursive in ("false", "true"):
+        ds = get_dataset("folder", root=tmp_path, options={"images_dir": ".", "masks_dir": "gt", "recursive": recursive})
+        assert [(s.stem, s.image_path.parent.name, s.mask_path.parent.name) for s in ds.samples()] == [
+            ("p1", tmp_path.name, "gt"), ("p2", tmp_path.name, "gt")]

@@ -33,13 +33,16 @@ class Entry:
     category: str
 
 
-def _files(top: Path, recursive: bool) -> list[Path]:
-    """Image files in ``top`` and its direct subfolders, or at any depth; hidden files and folders skipped."""
+def _files(top: Path, recursive: bool, skip: Path | None = None) -> list[Path]:
+    """Image files in ``top`` and its direct subfolders, or at any depth; hidden files and folders skipped,
+    and so is ``skip`` (the other kind's folder when it lies inside ``top``: ``images_dir: .``, ``masks_dir: masks``)."""
     if recursive:
         found = [p for p in top.rglob("*") if not any(part.startswith(".") for part in p.relative_to(top).parts)]
     else:
         found = [p for p in top.iterdir() if not p.name.startswith(".")]
         found += [q for sub in found if sub.is_dir() for q in sub.iterdir() if not q.name.startswith(".")]
+    if skip is not None and skip != top and skip.is_relative_to(top):
+        found = [p for p in found if not p.is_relative_to(skip)]
     return sorted((p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
                   key=lambda p: natural_key(str(p.relative_to(top))))
 
@@ -109,7 +112,8 @@ class Folder(Dataset):
     def _entries(self, top: Path, masks: bool) -> dict[str, Entry]:
         suffix = self.option["mask_suffix"]
         out: dict[str, Entry] = {}
-        for path in _files(top, self.option["recursive"]):
+        other = self.image_dir if masks else self.mask_dir
+        for path in _files(top, self.option["recursive"], other):
             if masks != self._is_mask(path) and (masks or self.shared):
                 continue
             rel = path.relative_to(top)
