@@ -178,3 +178,13 @@ def test_more_data_definition_reads_ksdd_and_mvtec_from_environment(ksdd_root, t
     units = {f"{spec.label}/{split}": len(spec.open(split)) for spec, split in d.units()}
     assert units == {"KolektorSDD/defective": 4, "KolektorSDD/full": 24, "MVTec-bottle/defective": 2, "BSData/test": 70}
     assert dict(d.dataset("MVTec-bottle").options) == {"object": "bottle"}
+
+
+def test_ksdd_broken_label_is_named(tmp_path):
+    root = make_ksdd_fixture(tmp_path / "KolektorSDD", n_folders=1, nested=None)
+    (root / "kos01" / "Part4_label.bmp").write_bytes(b"BM not really")
+    sample = next(s for s in get_dataset("ksdd", root=root).samples() if s.stem == "kos01_Part4")
+    with pytest.raises(DataError, match=r"kos01/Part4_label.bmp: cannot be decoded as an image"):
+        sample.load_mask()
+    with pytest.raises(DataError, match=r"Part4_label.bmp: cannot be decoded"):
+        get_dataset("ksdd", root=root, split="defective").samples()

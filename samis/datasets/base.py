@@ -82,12 +82,12 @@ class Sample:
             from samis.datasets.labelme import rasterize
 
             return rasterize(self.mask_path, self.image_path.name)
+        gray = read_gray(self.mask_path)  # first: a broken file is a DataError naming it
         if self.mask_rule == "nonzero":
             with Image.open(self.mask_path) as img:
                 if img.mode == "P":  # palette BMP/PNG: index 0 is background
                     return np.asarray(img) > 0
-            return read_gray(self.mask_path) > 0
-        gray = read_gray(self.mask_path)
+            return gray > 0
         if self.mask_rule == "gt127":
             return gray > MASK_THRESHOLD
         if self.mask_rule == "labels":
