@@ -114,8 +114,9 @@ class Folder(Dataset):
         out: dict[str, Entry] = {}
         other = self.image_dir if masks else self.mask_dir
         for path in _files(top, self.option["recursive"], other):
-            if masks != self._is_mask(path) and (masks or self.shared):
-                continue
+            is_mask = self._is_mask(path)
+            if (masks and not is_mask) or (not masks and self.shared and is_mask):
+                continue  # not a mask, or a mask beside the images
             rel = path.relative_to(top)
             stem = path.stem[: len(path.stem) - len(suffix)] if masks and suffix else path.stem
             key = "_".join((*rel.parent.parts, stem)) if self.option["recursive"] else stem
