@@ -147,3 +147,27 @@ def test_limit_gives_the_same_images_to_every_mode(ksdd_root, tmp_path, capsys):
     assert [p.name for p in folders] == ["SAM-vit_t-box", "SAM-vit_t-point1"]
     for folder in folders:
         assert sorted(p.stem for p in folder.glob("*.png")) == chosen
+
+
+def test_changed_dataset_options_make_results_stale(tmp_path):
+    """Categories come from a dataset option; changing it must redo the per-image results."""
+    from samis.baselines import write_ft_maps
+    from samis.demo import generate
+    from samis.experiments import load_definition, reproduce
+
+    generate(tmp_path / "data", per_class=1, seed=0)
+    write_ft_maps(get_dataset("folder", root=tmp_path / "data").samples(), tmp_path / "maps")
+    data = {"name": "c", "output": "out", "predictions": "preds",
+            "datasets": [{"name": "folder", "label": "syn", "data_root": "data", "protocols": ["steel"]}],
+            "models": [{"name": "vit_t", "device": "cpu"}], "modes": [{"mode": "box"}],
+            "baselines": {"syn": {"root": "maps", "methods": ["FT"]}}}
+    path = tmp_path / "c.yaml"
+    categories = []
+    for option in (None, "folders"):
+        if option:
+            data["datasets"][0]["categories"] = option
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        reproduce(load_definition(path), only="evaluate", progress=False, echo=lambda *a: None, jobs=1)
+        (per_image,) = (tmp_path / "out" / "results" / "syn" / "full").glob("*.per_image.csv")
+        categories.append(sorted(set(pd.read_csv(per_image)["category"])))
+    assert categories == [["all"], ["In", "Pa", "Sc"]]

@@ -33,8 +33,10 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
             base = layout.results_base(spec.label, split, source.name)
             outputs = [f for p in spec.protocols for k, f in layout.results_files(spec, split, source.name, p).items()
                        if k != "curves" or p == "sod"]
-            current = fingerprint(source.root, complete, stems, spec.protocols,
-                                  extra={"left_out": sorted(set(source.methods) - set(complete))})
+            extra = {"left_out": sorted(set(source.methods) - set(complete))}
+            if spec.options:  # categories and masks depend on them (absent when none: older sidecars stay valid)
+                extra["dataset_options"] = {k: v for k, v in spec.options}
+            current = fingerprint(source.root, complete, stems, spec.protocols, extra=extra)
             if is_fresh(base, current, outputs):
                 echo(f"evaluate: {where}: up to date, skipped")
                 continue
