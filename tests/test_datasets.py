@@ -14,7 +14,7 @@ from PIL import Image
 
 from samis.cli.datasets import datasets as datasets_cli
 from samis.datasets import DATASETS, Sample, describe, get_dataset
-from samis.datasets import mt as mt_module
+from samis.datasets import base as base_module
 from samis.datasets.nrsd_fixture import make_nrsd_fixture, render_nrsd_sample
 from samis.errors import ConfigError, DataError
 from samis.imageio import read_gray
@@ -117,7 +117,7 @@ def test_mt_empty_mask_scan_runs_once_per_process(datasets_root, monkeypatch):
     def no_reading(path):
         raise AssertionError(f"{path} read again")
 
-    monkeypatch.setattr(mt_module, "read_gray", no_reading)
+    monkeypatch.setattr(base_module, "read_gray", no_reading)
     assert len(get_dataset("mt", root=datasets_root, split="defective")) == 388
 
 
@@ -238,7 +238,8 @@ def test_folder_categories_from_subfolders_and_label_masks(tmp_path):
     palette.putpalette([0, 0, 0, 128, 0, 0] + [0] * 762)  # VOC-style dark red: luminance < 127
     (tmp_path / "masks" / "pit").mkdir(parents=True)
     palette.save(tmp_path / "masks" / "pit" / "p1.png")
-    ds = get_dataset("folder", root=tmp_path)
+    assert get_dataset("folder", root=tmp_path).counts() == {"all": 2}  # categories: none by default
+    ds = get_dataset("folder", root=tmp_path, options={"categories": "folders"})
     assert ds.counts() == {"crack": 1, "pit": 1}
     for s in ds.samples():
         assert int(s.load_mask().sum()) == 16
@@ -257,7 +258,7 @@ def test_folder_duplicate_stem_is_an_error(tmp_path):
 
 
 def test_unknown_name_and_split_list_valid_ones(datasets_root):
-    with pytest.raises(ConfigError, match=r"unknown dataset 'sd9000'.*sd900, mt, nrsd, folder"):
+    with pytest.raises(ConfigError, match=r"unknown dataset 'sd9000'.*sd900, mt, nrsd, bsdata, ksdd, mvtec, folder"):
         get_dataset("sd9000", root=datasets_root)
     with pytest.raises(ConfigError, match=r"unknown split 'val'.*full, test, train"):
         get_dataset("sd900", root=datasets_root, split="val")

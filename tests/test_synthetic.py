@@ -62,7 +62,7 @@ def test_files_are_200px_gray_with_binary_nonempty_masks(demo_dir):
 def test_folder_adapter_reads_categories_from_subfolders(demo_dir):
     from samis.datasets import get_dataset
 
-    ds = get_dataset("folder", root=demo_dir)
+    ds = get_dataset("folder", root=demo_dir, options={"categories": "folders"})
     assert ds.counts() == {cls: PER_CLASS for cls in CLASSES}
     sample = ds.samples()[0]
     assert sample.stem == "In_1" and sample.category == "In"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from samis.cli.selection import dataset_options, open_dataset
 from samis.errors import DataError, SamisError
 
 
@@ -24,8 +25,10 @@ def list_datasets(data_root):
 
     for name, cls in DATASETS.items():
         click.echo(f"{name:7s} splits: {', '.join(cls.splits):22s} {cls.description}")
+        if cls.options:
+            click.echo(f"        options: {', '.join(cls.options)}")
         if cls.folder is None:
-            click.echo("        location: any folder with images/ and masks/ (pass it as --data-root)")
+            click.echo("        location: the set's own folder, passed as --data-root (layout: docs/datasets.md)")
             continue
         try:
             where = f"found at {get_dataset(name, root=data_root).root}"
@@ -40,13 +43,12 @@ def list_datasets(data_root):
 @click.option("--data-root", type=click.Path(), default=None, help="Folder holding the set, or the set itself.")
 @click.option("--quick", is_flag=True, help="Only list and pair the files; do not decode them.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar while decoding.")
-def check(name, split, data_root, quick, progress):
+@dataset_options
+def check(name, split, data_root, quick, progress, dataset_option, limit, stems_file):
     """Count a split's images per category and decode every image and mask, reporting each problem."""
     from tqdm import tqdm
 
-    from samis.datasets import get_dataset
-
-    ds = get_dataset(name, root=data_root, split=split)
+    ds = open_dataset(name, data_root, split, dataset_option, limit, stems_file)
     samples = ds.samples()
     click.echo(f"{ds.name} split {ds.split} at {ds.root}: {len(samples)} images")
     if quick:

@@ -9,11 +9,12 @@ import warnings
 
 import click
 
+from samis.cli.selection import dataset_options, open_dataset
 from samis.protocols import PROTOCOL_SETS, PROTOCOLS
 
 
 @click.command()
-@click.option("--dataset", "dataset_name", required=True, help="Dataset name: sd900, mt, nrsd or folder.")
+@click.option("--dataset", "dataset_name", required=True, help="Dataset name: sd900, mt, nrsd, bsdata, ksdd, mvtec or folder.")
 @click.option("--split", default=None, help="Split of the dataset (default: the dataset's default, e.g. full).")
 @click.option("--data-root", type=click.Path(), default=None, help="Folder holding the sets (default: SAMIS_DATA_ROOT).")
 @click.option("--predictions", "predictions", required=True, type=click.Path(),
@@ -28,7 +29,9 @@ from samis.protocols import PROTOCOL_SETS, PROTOCOLS
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: all cores; 1: no pool).")
 @click.option("--strict", is_flag=True, help="A method missing maps for the split is an error, not a warning.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-def evaluate(dataset_name, split, data_root, predictions, protocols, methods, out, jobs, strict, progress):
+@dataset_options
+def evaluate(dataset_name, split, data_root, predictions, protocols, methods, out, jobs, strict, progress,
+             dataset_option, limit, stems_file):
     """Score every method under --predictions on a dataset split (see docs/evaluation.md).
 
     Example: samis evaluate --dataset sd900 --split full --predictions baselines/SD-saliency-900
@@ -36,13 +39,12 @@ def evaluate(dataset_name, split, data_root, predictions, protocols, methods, ou
     """
     import pandas as pd
 
-    from samis.datasets import get_dataset
     from samis.evaluation import MissingMapsWarning, evaluate as run_evaluation
     from samis.protocols import parse_protocols
     from samis.results_files import written_files
 
     names = parse_protocols(list(protocols) or ["both"])
-    ds = get_dataset(dataset_name, root=data_root, split=split)
+    ds = open_dataset(dataset_name, data_root, split, dataset_option, limit, stems_file)
     show = warnings.showwarning
 
     def show_warning(message, category, filename, lineno, file=None, line=None):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from samis.cli.selection import subset_options
+
 STEPS = ("run", "evaluate", "tables", "figures")
 EXECUTORS = ("local", "slurm", "submitit-local")  # samis.experiments.cluster.EXECUTORS (not imported: keep --help light)
 
@@ -30,8 +32,9 @@ EXECUTORS = ("local", "slurm", "submitit-local")  # samis.experiments.cluster.EX
 @click.option("--array-parallelism", type=int, default=None, help="At most this many shard jobs at once.")
 @click.option("--sbatch", "sbatch", multiple=True, metavar="KEY=VALUE",
               help="Extra sbatch option, repeatable (e.g. --sbatch account=abc --sbatch qos=high).")
+@subset_options
 def reproduce(experiment, only, shard, jobs, quiet, executor, shards, gpus_per_task, cpus_per_task, mem_gb,
-              time_min, partition, array_parallelism, sbatch):
+              time_min, partition, array_parallelism, sbatch, limit, stems_file):
     """Reproduce the study defined in EXPERIMENT (a YAML file, see docs/experiments.md).
 
     Work already done is skipped: SAM maps by image, results while their maps are unchanged, tables
@@ -40,11 +43,12 @@ def reproduce(experiment, only, shard, jobs, quiet, executor, shards, gpus_per_t
     results/<experiment>/slurm/) and this command returns after printing the job ids.
     """
     from samis.errors import ConfigError
+    from samis.datasets.subset import restrict_definition
     from samis.experiments.cluster import parse_sbatch_options, shard_from_environment, submit
     from samis.experiments.definition import load_definition
     from samis.experiments.reproduce import reproduce as run
 
-    definition = load_definition(experiment)
+    definition = restrict_definition(load_definition(experiment), limit, stems_file)
     spec = definition.executor.override(kind=executor, shards=shards, gpus_per_task=gpus_per_task,
                                         cpus_per_task=cpus_per_task, mem_gb=mem_gb, time_min=time_min,
                                         partition=partition, array_parallelism=array_parallelism,
@@ -54,7 +58,7 @@ def reproduce(experiment, only, shard, jobs, quiet, executor, shards, gpus_per_t
     if spec.kind != "local":
         if shard is not None or only is not None:
             raise ConfigError(f"--executor {spec.kind} runs the whole study; --shard and --only are for one local step")
-        sub = submit(definition, spec, echo=click.echo)
+        sub = submit(definition, spec, echo=click.echo, subset=(limit, stems_file))
         for line in sub.follow_lines() if spec.kind == "slurm" else []:
             click.echo(line)
         if spec.kind != "slurm":

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import click
 
+from samis.cli.selection import dataset_options, open_dataset, parse_key_values
 from samis.errors import ConfigError
 from samis.runners.config import MODES
 
 
 def _parse_sets(pairs) -> dict:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"--set {pair!r}: write it key=value, e.g. --set points_per_side=16")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
+    return parse_key_values(pairs, "--set", "points_per_side=16")
 
 
 def _configs(modes, sets: dict) -> list:
@@ -51,7 +46,7 @@ def _configs(modes, sets: dict) -> list:
 
 
 @click.command("run")
-@click.option("--dataset", "dataset_name", required=True, help="sd900, mt, nrsd or folder")
+@click.option("--dataset", "dataset_name", required=True, help="sd900, mt, nrsd, bsdata, ksdd, mvtec or folder")
 @click.option("--split", default=None, help="dataset split (sd900: test/train/full; mt: full/defective ...)")
 @click.option("--model", "model_name", default="vit_t", show_default=True)
 @click.option("--mode", "modes", multiple=True, required=True,
@@ -66,17 +61,17 @@ def _configs(modes, sets: dict) -> list:
               help="mode option, e.g. points_per_side=16, policy=union,score,oracle, point.n_points=3")
 @click.option("--overwrite", is_flag=True, help="recompute maps (deletes maps of another configuration)")
 @click.option("--no-progress", is_flag=True)
+@dataset_options
 def run(dataset_name, split, model_name, modes, data_root, out_root, checkpoint, device, shard, sets,
-        overwrite, no_progress):
+        overwrite, no_progress, dataset_option, limit, stems_file):
     """Write SAM maps <out>/<method>/<stem>.png for every image not done yet, one embedding per image."""
     from pathlib import Path
 
-    from samis.datasets import get_dataset
     from samis.runners.engine import parse_shard, predict_many
 
     parse_shard(shard)
     cfgs = _configs(modes, _parse_sets(sets))
-    ds = get_dataset(dataset_name, root=data_root, split=split)
+    ds = open_dataset(dataset_name, data_root, split, dataset_option, limit, stems_file)
     out = Path(out_root) if out_root else Path("results") / "predictions" / "run" / ds.name
     report = predict_many(ds, model_name, cfgs, out, checkpoint=checkpoint, device=device, shard=shard,
                           progress=not no_progress, overwrite=overwrite)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -40,14 +40,17 @@ class Sample:
     """One image and its ground truth, as paths; decoding happens in ``load_*`` on demand.
 
     ``mask_rule`` says how the mask file becomes a boolean: ``"gt127"`` (pixel > 127, the
-    published sets) or ``"labels"`` (user masks: 0/1 label images and palette PNGs are
-    foreground where the label is > 0, 8-bit masks are foreground where > 127).
+    published sets), ``"labels"`` (user masks: 0/1 label images and palette PNGs are
+    foreground where the label is > 0, 8-bit masks are foreground where > 127), ``"nonzero"``
+    (any non-zero value or palette index, KolektorSDD) or ``"labelme"`` (the mask file is a
+    labelme JSON whose polygons are rasterized). ``mask_path`` None means a defect-free image
+    whose set ships no mask (MVTec AD ``good``): its ground truth is empty.
     """
 
     stem: str
     category: str
     image_path: Path
-    mask_path: Path
+    mask_path: Path | None
     mask_rule: str = "gt127"
 
     def load_image(self) -> np.ndarray:
@@ -68,7 +71,18 @@ class Sample:
         return image, mask
 
     def _read_mask(self) -> np.ndarray:
-        gray = read_gray(self.mask_path)
+        if self.mask_path is None:
+            return np.zeros(image_size(self.image_path), dtype=bool)
+        if self.mask_rule == "labelme":
+            from samis.datasets.labelme import rasterize
+
+            return rasterize(self.mask_path, self.image_path.name)
+        gray = read_gray(self.mask_path)  # first: a broken file is a DataError naming it
+        if self.mask_rule == "nonzero":
+            with Image.open(self.mask_path) as img:
+                if img.mode == "P":  # palette BMP/PNG: index 0 is background
+                    return np.asarray(img) > 0
+            return gray > 0
         if self.mask_rule == "gt127":
             return gray > MASK_THRESHOLD
         if self.mask_rule == "labels":
@@ -88,12 +102,64 @@ class Sample:
 
     def _check_size(self, mask_shape: tuple[int, ...], image_shape: tuple[int, ...]) -> None:
         if tuple(mask_shape) != tuple(image_shape):
+            fix = ("its imageWidth/imageHeight must be the image's size — re-annotate the image or fix the JSON"
+                   if self.mask_rule == "labelme" else "re-export the mask at the image's size")
             raise DataError(
                 f"size mismatch for sample {self.stem!r}: image {self.image_path} is "
                 f"{image_shape[1]}x{image_shape[0]} (WxH) but mask {self.mask_path} is "
-                f"{mask_shape[1]}x{mask_shape[0]}; the ground truth must have the image's size — "
-                "re-export the mask at the image's size"
+                f"{mask_shape[1]}x{mask_shape[0]}; the ground truth must have the image's size — {fix}"
             )
+
+
+_EMPTY_SCANS: dict[tuple, frozenset[str]] = {}
+
+
+def empty_mask_stems(samples: list[Sample]) -> frozenset[str]:
+    """Stems whose ground truth has no foreground pixel (each set's own mask rule).
+
+    A ``defective`` split needs every mask read once; the answer is remembered for the rest of the
+    process, keyed by the masks' paths, sizes and modification times, so an edited mask is noticed
+    and an unchanged set is never scanned twice.
+    """
+    key = []
+    for s in samples:
+        st = s.mask_path.stat() if s.mask_path is not None else None
+        key.append((s.stem, str(s.mask_path), s.mask_rule, st and st.st_size, st and st.st_mtime_ns))
+    key = tuple(key)
+    if key not in _EMPTY_SCANS:
+        if len(_EMPTY_SCANS) >= 8:
+            _EMPTY_SCANS.pop(next(iter(_EMPTY_SCANS)))
+        _EMPTY_SCANS[key] = frozenset(s.stem for s in samples if s.mask_path is None or not s._read_mask().any())
+    return _EMPTY_SCANS[key]
+
+
+def without_empty_masks(samples: list[Sample]) -> list[Sample]:
+    """The samples whose ground truth has a foreground pixel (a ``defective`` split)."""
+    empty = empty_mask_stems(samples)
+    return [s for s in samples if s.stem not in empty]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One adapter option (a key of a dataset entry, or ``--dataset-option key=value``)."""
+
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+
+    def parse(self, key: str, value: Any, dataset: str) -> Any:
+        """The option's value from YAML (typed) or the command line (a string); ``ConfigError`` if invalid."""
+        if isinstance(self.default, bool):
+            if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
+                return value.strip().lower() in ("true", "yes", "1")
+            if isinstance(value, bool):
+                return value
+            raise ConfigError(f"dataset option {key} of {dataset!r}: expected true or false, got {value!r}")
+        if not isinstance(value, str) or (not value and self.choices):
+            raise ConfigError(f"dataset option {key} of {dataset!r}: expected a string, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"dataset option {key} of {dataset!r}: expected one of {', '.join(self.choices)}, got {value!r}")
+        return value
 
 
 def index_images(folder: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> dict[str, Path]:
@@ -162,16 +228,30 @@ class Dataset:
     default_split: ClassVar[str] = "full"
     description: ClassVar[str] = ""
     layout: ClassVar[str] = ""  # the expected layout, shown in every "not found" message
+    options: ClassVar[dict[str, Option]] = {}  # adapter options: name -> default, help, choices
 
-    def __init__(self, root: str | Path | None = None, split: str | None = None):
+    def __init__(self, root: str | Path | None = None, split: str | None = None, options: dict | None = None,
+                 subset=None):
         split = self.default_split if split is None else split
         if split not in self.splits:
             raise ConfigError(
                 f"unknown split {split!r} for dataset {self.name!r}; valid splits: {', '.join(self.splits)}"
             )
         self.split = split
+        self.option = self.parse_options(options or {})
+        self.subset = subset  # a samis.datasets.subset.Subset, or None for the whole split
         self.root = self._resolve_root(root)
         self._samples: list[Sample] | None = None
+
+    @classmethod
+    def parse_options(cls, given: dict) -> dict[str, Any]:
+        """Every option of this adapter: the given values checked and typed, the rest at their defaults."""
+        unknown = [k for k in given if k not in cls.options]
+        if unknown:
+            valid = ", ".join(cls.options) if cls.options else "none"
+            raise ConfigError(f"dataset {cls.name!r} has no option {unknown[0]!r}; its options: {valid}")
+        return {key: opt.parse(key, given[key], cls.name) if key in given else opt.default
+                for key, opt in cls.options.items()}
 
     # --- hooks for adapters -------------------------------------------------------------
     @classmethod
@@ -203,7 +283,8 @@ class Dataset:
             if not everything:
                 raise DataError(f"{self.root}: no images found; {self._expected()}")
             check_unique_stems(everything, self.root)
-            self._samples = sorted(self.select(everything), key=lambda s: (natural_key(s.category), natural_key(s.stem)))
+            chosen = sorted(self.select(everything), key=lambda s: (natural_key(s.category), natural_key(s.stem)))
+            self._samples = self.subset.apply(chosen, f"{self.name}/{self.split}") if self.subset else chosen
         return list(self._samples)
 
     def counts(self) -> dict[str, int]:
@@ -220,7 +301,8 @@ class Dataset:
         return iter(self.samples())
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, root={str(self.root)!r})"
+        subset = f", subset={self.subset!r}" if self.subset else ""
+        return f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, root={str(self.root)!r}{subset})"
 
     def _expected(self) -> str:
         return f"expected layout of {self.folder or self.name}/:\n{self.layout}"

@@ -157,21 +157,29 @@ class ShardTask:
     preemption or time-out the job is requeued with the same arguments; it then skips the maps it wrote.
     """
 
-    def __call__(self, definition: str, index: int, count: int) -> str:
+    def __call__(self, definition: str, index: int, count: int, subset=(None, None)) -> str:
         from samis.experiments.reproduce import reproduce
 
-        reproduce(definition, shard=(index, count), progress=False)
+        reproduce(_load(definition, subset), shard=(index, count), progress=False)
         return f"shard {index}/{count} done"
 
 
 class FinishTask:
     """The job that runs after every shard: the rest of ``samis reproduce DEF`` (evaluate, tables, figures)."""
 
-    def __call__(self, definition: str) -> str:
+    def __call__(self, definition: str, subset=(None, None)) -> str:
         from samis.experiments.reproduce import reproduce
 
-        out = reproduce(definition, progress=False)
+        out = reproduce(_load(definition, subset), progress=False)
         return str(out / "README.md")
+
+
+def _load(path: str, subset):
+    """The definition a job runs: the file, restricted as the submitting command was (``--limit/--stems``)."""
+    from samis.datasets.subset import restrict_definition
+    from samis.experiments.definition import load_definition
+
+    return restrict_definition(load_definition(path), *subset)
 
 
 def _checkpointable(task_class):
@@ -180,7 +188,7 @@ def _checkpointable(task_class):
     return type(task_class.__name__, (task_class, submitit.helpers.Checkpointable), {})
 
 
-def submit(definition, spec: ExecutorSpec, echo=print) -> Submission:
+def submit(definition, spec: ExecutorSpec, echo=print, subset=(None, None)) -> Submission:
     """Submit the study ``definition`` (a loaded ``Definition``) with ``spec`` (kind slurm or submitit-local).
 
     slurm: returns as soon as the array and the dependent job are queued. submitit-local: the local
@@ -210,7 +218,7 @@ def submit(definition, spec: ExecutorSpec, echo=print) -> Submission:
     path = str(definition.path)
     n = spec.shards
     shards = executor(f"samis-{definition.name}", spec.gpus_per_task, dict(spec.sbatch), spec.array_parallelism)
-    shard_jobs = shards.map_array(_checkpointable(ShardTask)(), [path] * n, list(range(n)), [n] * n)
+    shard_jobs = shards.map_array(_checkpointable(ShardTask)(), [path] * n, list(range(n)), [n] * n, [subset] * n)
     array_id = str(shard_jobs[0].job_id).split("_")[0]
     echo(f"{spec.kind}: {n} shard job(s) submitted as {array_id}")
     if cluster != "slurm":
@@ -219,7 +227,7 @@ def submit(definition, spec: ExecutorSpec, echo=print) -> Submission:
     # evaluation and rendering need no GPU; on SLURM they wait for every array task to succeed
     report = executor(f"samis-{definition.name}-report", None,
                       {**dict(spec.sbatch), "dependency": f"afterok:{array_id}"}, None)
-    final = report.submit(_checkpointable(FinishTask)(), path)
+    final = report.submit(_checkpointable(FinishTask)(), path, subset)
     sub = Submission(array_id=array_id, final_id=str(final.job_id), logs=logs, shard_jobs=list(shard_jobs),
                      final_job=final)
     if cluster != "slurm":

@@ -60,6 +60,14 @@ class DatasetSpec:
     label: str
     data_root: Path | None = None  # None: SAMIS_DATA_ROOT at run time
     protocols: tuple[str, ...] = ("sod",)
+    options: tuple[tuple[str, Any], ...] = ()  # adapter options (keys of the entry, e.g. object: bottle)
+    subset: Any = None  # samis.datasets.subset.Subset (limit:/stems:), None: the whole split
+
+    def open(self, split: str):
+        """The ``Dataset`` of one split of this entry, its options and subset applied."""
+        from samis.datasets import get_dataset
+
+        return get_dataset(self.name, root=self.data_root, split=split, options=dict(self.options), subset=self.subset)
 
 
 @dataclass(frozen=True)
@@ -255,11 +263,36 @@ def _modes(c: Checker, value: Any, seed: int) -> tuple[ModeConfig, ...]:
 
 
 # --- sections -----------------------------------------------------------------------------------
-def _datasets(c: Checker, value: Any, protocols: tuple[str, ...]) -> tuple[DatasetSpec, ...]:
+_DATASET_KEYS = ("name", "splits", "data_root", "label", "protocols", "limit", "stems")
+
+
+def _dataset_options(c: Checker, item: dict, path: KeyPath, name: str) -> tuple[tuple[str, Any], ...]:
+    """The adapter's options among the entry's keys, typed and checked by the adapter."""
+    given = {k: (c.expand(v, path + (k,)) if isinstance(v, str) else v) for k, v in item.items() if k in DATASETS[name].options}
+    try:
+        parsed = DATASETS[name].parse_options(given)
+    except ConfigError as exc:
+        key = next((k for k in given if k in str(exc)), None)
+        raise c.fail(path + ((key,) if key else ()), str(exc)) from None
+    return tuple((k, parsed[k]) for k in given)
+
+
+def _subset(c: Checker, item: dict, path: KeyPath, seed: int):
+    from samis.datasets.subset import make_subset
+
+    limit = c.integer(item["limit"], path + ("limit",), 1) if item.get("limit") is not None else None
+    stems = c.path(item["stems"], path + ("stems",), "file") if item.get("stems") is not None else None
+    return make_subset(limit, stems, seed)
+
+
+def _datasets(c: Checker, value: Any, protocols: tuple[str, ...], seed: int = 0) -> tuple[DatasetSpec, ...]:
     out: list[DatasetSpec] = []
     for i, item in enumerate(c.items(value, ("datasets",), "datasets ({name: sd900, splits: [test]})")):
         path = ("datasets", i)
-        c.mapping(item, path, ("name", "splits", "data_root", "label", "protocols"), required=("name",))
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] in DATASETS:
+            c.mapping(item, path, _DATASET_KEYS + tuple(DATASETS[item["name"]].options), required=("name",))
+        else:
+            c.mapping(item, path, _DATASET_KEYS, required=("name",))
         name = c.string(item["name"], path + ("name",), tuple(DATASETS))
         valid = tuple(DATASETS[name].splits)
         splits = c.strings(item["splits"], path + ("splits",), valid) if "splits" in item else (DATASETS[name].default_split,)
@@ -273,7 +306,8 @@ def _datasets(c: Checker, value: Any, protocols: tuple[str, ...]) -> tuple[Datas
         prot = c.strings(item["protocols"], path + ("protocols",), tuple(PROTOCOL_METRICS)) if "protocols" in item else protocols
         if any(d.label == label for d in out):
             raise c.fail(path + ("label",), f"label {label!r} is used twice; give each dataset entry its own label")
-        out.append(DatasetSpec(name=name, splits=splits, label=label, data_root=root, protocols=prot))
+        out.append(DatasetSpec(name=name, splits=splits, label=label, data_root=root, protocols=prot,
+                               options=_dataset_options(c, item, path, name), subset=_subset(c, item, path, seed)))
     return tuple(out)
 
 
@@ -474,7 +508,7 @@ def load_definition(path: str | os.PathLike, check_paths: bool = True) -> Defini
     description = c.string(data["description"], ("description",)) if data.get("description") else ""
     seed = c.integer(data["seed"], ("seed",), 0) if "seed" in data else 0
     protocols = c.strings(data["protocols"], ("protocols",), tuple(PROTOCOL_METRICS)) if "protocols" in data else ("sod",)
-    datasets = _datasets(c, data["datasets"], protocols)
+    datasets = _datasets(c, data["datasets"], protocols, seed)
     models = _models(c, data["models"])
     modes = _modes(c, data["modes"], seed)
     baselines = _baselines(c, data.get("baselines"), datasets)

@@ -14,7 +14,6 @@ from samis.experiments.definition import load_definition
 
 def run_demo(definition: str | Path, per_class: int = 4, progress: bool = True, echo=print) -> Path:
     from samis.baselines import write_ft_maps
-    from samis.datasets import get_dataset
     from samis.demo import generate
     from samis.experiments.reproduce import reproduce
 
@@ -27,7 +26,7 @@ def run_demo(definition: str | Path, per_class: int = 4, progress: bool = True, 
     echo(f"demo: {len(stems)} synthetic images in {spec.data_root}")
     baseline = draft.baselines.get(spec.label)
     if baseline is not None:
-        samples = get_dataset("folder", root=spec.data_root).samples()
+        samples = spec.open(spec.splits[0]).samples()
         folder = write_ft_maps(samples, baseline.root)
         echo(f"demo: frequency-tuned saliency maps in {folder}")
     return reproduce(load_definition(definition), progress=progress, echo=echo)

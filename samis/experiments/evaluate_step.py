@@ -7,7 +7,6 @@ is redone once its maps are complete.
 
 from __future__ import annotations
 
-from samis.datasets import get_dataset
 from samis.experiments.definition import Definition
 from samis.experiments.fingerprint import fingerprint, is_fresh, record
 from samis.experiments.layout import Layout
@@ -19,7 +18,7 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
 
     layout = Layout(definition)
     for spec, split in definition.units():
-        dataset = get_dataset(spec.name, root=spec.data_root, split=split)
+        dataset = spec.open(split)
         stems = [s.stem for s in dataset.samples()]
         for source in layout.sources(spec, split):
             where = f"{spec.label}/{split} {source.name}"
@@ -33,8 +32,10 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
                 continue
             base = layout.results_base(spec.label, split, source.name)
             outputs = [f for p in spec.protocols for f in layout.written_results(spec, split, source.name, p)]
-            current = fingerprint(source.root, complete, stems, spec.protocols,
-                                  extra={"left_out": sorted(set(source.methods) - set(complete))})
+            extra = {"left_out": sorted(set(source.methods) - set(complete))}
+            if spec.options:  # categories and masks depend on them (absent when none: older sidecars stay valid)
+                extra["dataset_options"] = {k: v for k, v in spec.options}
+            current = fingerprint(source.root, complete, stems, spec.protocols, extra=extra)
             if is_fresh(base, current, outputs):
                 echo(f"evaluate: {where}: up to date, skipped")
                 continue

@@ -71,7 +71,9 @@ def write_readme(definition: Definition) -> Path:
         "|---|---|---|---|---|",
     ]
     for s in d.datasets:
-        lines.append(f"| {s.label} | {s.name} | {', '.join(s.splits)} | `{_show(s.data_root, d)}` | {', '.join(s.protocols)} |")
+        extra = [f"{k}: {v}" for k, v in s.options] + ([s.subset.describe()] if s.subset else [])
+        splits = ", ".join(s.splits) + (f" ({'; '.join(extra)})" if extra else "")
+        lines.append(f"| {s.label} | {s.name} | {splits} | `{_show(s.data_root, d)}` | {', '.join(s.protocols)} |")
     lines += ["", "## SAM runs", "", f"Maps: `{_show(d.predictions, d)}`", "",
               "| dataset | method | maps | model | weights digest | code commit |", "|---|---|---|---|---|---|"]
     for m in _manifests(layout):

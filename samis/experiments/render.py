@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from samis.datasets import get_dataset
 from samis.errors import ConfigError, DataError
 from samis.experiments.definition import Definition, FigureSpec, TableSpec, match_methods
 from samis.experiments.fingerprint import sidecar
@@ -183,7 +182,7 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
                                      stems=list(rule.stems) if rule.rule == "stems" else None)
     notes = {r.stem: (f"{r.which} {rule.metric} {r.value:.3f}" if rule.rule != "stems" else "") for r in chosen.itertuples()}
     unit, split = definition.unit(ref)
-    samples = get_dataset(unit.name, root=unit.data_root, split=split).samples()
+    samples = unit.open(split).samples()
     dirs = _method_dirs(layout, definition, ref, methods)
     rows = figures.examples_from_samples(samples, list(chosen["stem"]), dirs, notes=notes)
     return figures.qualitative_grid(rows, list(dirs), stem)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 
-from samis.datasets import get_dataset
 from samis.experiments.definition import DatasetSpec, Definition
 from samis.experiments.layout import Layout
 from samis.experiments.timing import write_timing
@@ -27,7 +26,7 @@ class AllSplits:
         self.spec = spec
         self.name = spec.name
         self.split = "+".join(spec.splits)
-        self.sets = [get_dataset(spec.name, root=spec.data_root, split=s) for s in spec.splits]
+        self.sets = [spec.open(s) for s in spec.splits]
         self.root = self.sets[0].root
         self._samples = None
 

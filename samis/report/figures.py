@@ -121,7 +121,8 @@ def examples_from_samples(samples, stems, method_dirs: dict, notes: dict | None 
     for stem in stems:
         s = by_stem[stem]
         maps = {title: find_map(folder, stem) for title, folder in method_dirs.items()}
-        rows.append(Example(stem, s.image_path, s.mask_path, maps, getattr(s, "category", ""), (notes or {}).get(stem, "")))
+        gt = s.load_mask() if hasattr(s, "load_mask") else s.mask_path  # labelme polygons and mask-less images decode here
+        rows.append(Example(stem, s.image_path, gt, maps, getattr(s, "category", ""), (notes or {}).get(stem, "")))
     return rows
 
 
