@@ -52,13 +52,12 @@ def test_against_sklearn_on_random_maps(seed):
 def test_merge_and_errors():
     rng = np.random.default_rng(3)
     pairs = [(rng.integers(0, 256, (6, 6), dtype=np.uint8), rng.random((6, 6)) < 0.3) for _ in range(4)]
-    a, b = SegmentationIoU(), SegmentationIoU()
-    for pred, gt in pairs[:2]:
-        a.step(pred, gt)
-    for pred, gt in pairs[2:]:
-        b.step(pred, gt)
-    a.merge(b)
-    assert a.get_results() == _score(pairs)
+    workers = [SegmentationIoU() for _ in pairs]  # one image per worker, merged in order
+    for worker, (pred, gt) in zip(workers, pairs):
+        worker.step(pred, gt)
+    for worker in workers[1:]:
+        workers[0].merge(worker)
+    assert workers[0].get_results() == _score(pairs)
     with pytest.raises(ValueError, match="differ in size"):
         SegmentationIoU().step(np.zeros((2, 2), np.uint8), np.zeros((3, 2), bool))
     with pytest.raises(ValueError, match="no image scored"):

@@ -153,7 +153,8 @@ def test_changed_dataset_options_make_results_stale(tmp_path):
     """Categories come from a dataset option; changing it must redo the per-image results."""
     from samis.baselines import write_ft_maps
     from samis.demo import generate
-    from samis.experiments import load_definition, reproduce
+    from samis.experiments.definition import load_definition
+    from samis.experiments.reproduce import reproduce
 
     generate(tmp_path / "data", per_class=1, seed=0)
     write_ft_maps(get_dataset("folder", root=tmp_path / "data").samples(), tmp_path / "maps")
