@@ -51,7 +51,8 @@ def parse_protocols(protocol) -> tuple[str, ...]:
 
 
 def output_paths(out: str | os.PathLike, protocol: str, several: bool) -> dict[str, Path]:
-    """Files written for one protocol: ``FILE.csv``, ``FILE.per_image.csv``, ``FILE.curves.npz`` (sod).
+    """Files written for one protocol: ``FILE.csv``, ``FILE.per_image.csv``, ``FILE.curves.npz`` and
+    ``FILE.image_curves.npz`` (sod).
 
     With several protocols ``FILE`` gets the protocol appended (``res.csv`` -> ``res.steel.csv``),
     so each file keeps exactly its protocol's columns.
@@ -64,6 +65,7 @@ def output_paths(out: str | os.PathLike, protocol: str, several: bool) -> dict[s
         "summary": base.with_name(base.name + ".csv"),
         "per_image": base.with_name(base.name + ".per_image.csv"),
         "curves": base.with_name(base.name + ".curves.npz"),
+        "image_curves": base.with_name(base.name + ".image_curves.npz"),
     }
 
 
@@ -135,11 +137,13 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
 
     values = {m.name: [] for m in kept}
     curve_sums = {m.name: np.zeros((len(CURVES), 256)) for m in kept} if "sod" in protocols else None
+    image_curves = {m.name: [] for m in kept}  # per-image F and E curves: the bootstrap resamples them
     for image_results in _run(samples, kept, protocols, jobs, progress, where):
         for m, (vals, curves) in zip(kept, image_results):
             values[m.name].append(vals)
             if curve_sums is not None:
                 curve_sums[m.name] += curves  # in image order, as numpy's mean over axis 0 adds them
+                image_curves[m.name].append(curves[2:4].astype(np.float32))
 
     tables = {}
     for proto in protocols:
@@ -151,6 +155,7 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
             _write_csv(files["per_image"], per_image)
             if proto == "sod":
                 _write_curves(files["curves"], curve_sums, len(samples))
+                _write_image_curves(files["image_curves"], image_curves, samples)
     return tables[protocols[0]] if len(protocols) == 1 else tables
 
 
@@ -229,4 +234,19 @@ def _write_curves(path: Path, curve_sums: dict, n: int) -> None:
             arrays[f"{method}::{name}"] = np.flip(curve).copy()
     buf = io.BytesIO()
     np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _write_image_curves(path: Path, image_curves: dict, samples) -> None:
+    """Each image's F- and E-measure curves (float32, index i = threshold i), so a bootstrap over images
+    can recompute maxF/meanF/maxE/meanE from resampled mean curves (samis.report.bootstrap)."""
+    import io
+
+    arrays = {"stems": np.array([s.stem for s in samples])}
+    for method, curves in image_curves.items():
+        stacked = np.flip(np.stack(curves), axis=-1)  # images x (F, E) x 256
+        arrays[f"{method}::fmeasure"] = np.ascontiguousarray(stacked[:, 0])
+        arrays[f"{method}::emeasure"] = np.ascontiguousarray(stacked[:, 1])
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())

@@ -57,11 +57,17 @@ def _per_image_inputs(paths) -> list[Path]:
 @click.option("--by-category", is_flag=True, help="One column group per defect category, from the per-image CSV(s).")
 @click.option("--categories", multiple=True, help="With --by-category: categories to show, in order ('In,Pa,Sc').")
 @click.option("--no-overall", is_flag=True, help="With --by-category: leave out the 'All' group.")
-@click.option("--latex-env", type=click.Choice(["table", "table*", "none"]), default="table", show_default=True,
-              help="LaTeX float around the tabular ('none': bare tabular).")
+@click.option("--latex-env", type=click.Choice(["table", "table*", "none"]), default=None,
+              help="LaTeX float around the tabular ('none': bare tabular); overrides --placement.")
+@click.option("--placement", type=click.Choice(["auto", "column", "page"]), default="auto", show_default=True,
+              help="LaTeX float: column (table), page (table*), auto (the narrowest that fits).")
+@click.option("--layout", type=click.Choice(["auto", "wide", "stacked"]), default="auto", show_default=True,
+              help="LaTeX layout: datasets as column groups (wide) or as blocks of rows (stacked); auto: wide when it fits.")
+@click.option("--display-name", "display_names", multiple=True,
+              help="Printed name of a method: 'METHOD=NAME' (METHOD may be a glob: 'SAM-*-box=SAM (box)'); repeatable.")
 @click.option("--no-notes", is_flag=True, help="Leave out the legend lines under the table.")
 def table(results, fmt, out, metrics, caption, label, style, decimals, order, unranked, rank, by_category,
-          categories, no_overall, latex_env, no_notes):
+          categories, no_overall, latex_env, placement, layout, display_names, no_notes):
     """Tabulate RESULTS (CSV files from `samis evaluate --out`): methods x metrics, best bold, second underlined.
 
     Several files (several datasets, or baselines and SAM runs of one dataset) merge into one table
@@ -70,6 +76,7 @@ def table(results, fmt, out, metrics, caption, label, style, decimals, order, un
     from samis.report.inputs import is_per_image
     from samis.report.tables import render
     from samis.imageio import atomic_write_bytes
+    from samis.report.names import parse_pairs
 
     if fmt is None:
         fmt = _SUFFIX_FORMAT.get(out.suffix.lower(), "md") if out else "md"
@@ -86,7 +93,8 @@ def table(results, fmt, out, metrics, caption, label, style, decimals, order, un
                                 overall=not no_overall, categories=_split_list(categories) or None)]
     text = render(sources, fmt, metrics=_split_list(metrics) or None, order=order, style=style, decimals=decimals,
                   unranked=_split_list(unranked), rank=_split_list(rank), caption=caption, label=label,
-                  latex_env=latex_env, notes=not no_notes)
+                  latex_env=latex_env or {"auto": "auto", "column": "table", "page": "table*"}[placement],
+                  layout=layout, display_names=parse_pairs(display_names), notes=not no_notes)
     if out is None:
         sys.stdout.write(text)
     else:

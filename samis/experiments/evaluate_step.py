@@ -33,7 +33,7 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
                 continue
             base = layout.results_base(spec.label, split, source.name)
             outputs = [f for p in spec.protocols for k, f in layout.results_files(spec, split, source.name, p).items()
-                       if k != "curves" or p == "sod"]
+                       if k not in ("curves", "image_curves") or p == "sod"]
             current = fingerprint(source.root, complete, stems, spec.protocols,
                                   extra={"left_out": sorted(set(source.methods) - set(complete))})
             if is_fresh(base, current, outputs):

@@ -82,7 +82,7 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
     from samis.report.categories import per_category
     from samis.report.inputs import read_per_image, read_results
 
-    kind = "per_image" if spec.kind == "categories" else "summary"
+    kind = "per_image" if spec.kind in ("categories", "significance") else "summary"
     frames, inputs, missing = [], [], []
     for ref in spec.units:
         files = _unit_files(layout, definition, ref, spec.protocol, kind)
@@ -91,11 +91,12 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
             continue
         inputs += files
         frame = read_per_image(files) if kind == "per_image" else read_results(files)
-        frame = _select(frame, spec.methods if spec.methods is not None else (("SAM-*",) if spec.kind == "sam_modes" else None))
+        frame = _select(frame, _method_patterns(spec))
         if spec.kind == "sam_modes":
             label = definition.unit(ref)[0].label
             models = {name: m.name for m in definition.models for name in layout.sam_methods() if name.startswith(f"SAM-{m.name}-")}
-            frame[TIME_COLUMN] = [time_per_image(layout, label, m, models.get(m, "")) for m in frame["method"]]
+            frame[TIME_COLUMN] = pd.to_numeric(pd.Series([time_per_image(layout, label, m, models.get(m, "")) for m in frame["method"]],
+                                                         index=frame.index, dtype=object), errors="coerce")
             inputs += sorted(layout.timing_dir(label).glob("*.json")) if layout.timing_dir(label).is_dir() else []
         frames.append(_relabel(frame, definition, ref))
     frames = [f for f in frames if not f.empty]
@@ -103,12 +104,64 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
         return None, inputs, missing
     frame = pd.concat(frames, ignore_index=True, sort=False)
     if spec.kind == "categories":
-        frame = per_category(frame, metrics=list(spec.metrics) if spec.metrics else None)
+        from samis.report.presets import default_metrics
+
+        frame = per_category(frame, metrics=list(spec.metrics or default_metrics(spec.kind, spec.protocol)))
     return frame, inputs, missing
 
 
+def _per_image_units(layout: Layout, definition: Definition, spec: TableSpec):
+    """Per unit: (per-image frame of the table's methods, per-image curves by method, files read)."""
+    from samis.report.bootstrap import read_image_curves
+    from samis.report.inputs import read_per_image
+
+    out, inputs = [], []
+    for ref in spec.units:
+        files = _unit_files(layout, definition, ref, spec.protocol, "per_image")
+        if not files:
+            continue
+        frame = _select(read_per_image(files), _method_patterns(spec))
+        curve_files = _unit_files(layout, definition, ref, spec.protocol, "image_curves") if spec.protocol == "sod" else []
+        curves = {}
+        for path in curve_files:
+            curves.update(read_image_curves(path))
+        inputs += files + curve_files
+        out.append((_relabel(frame, definition, ref), curves))
+    return out, inputs
+
+
+def _method_patterns(spec: TableSpec):
+    return spec.methods if spec.methods is not None else (("SAM-*",) if spec.kind == "sam_modes" else None)
+
+
+def _statistics(units, metrics, spec: TableSpec, seed: int):
+    """CIs of every cell (always: they go into the CSV) and, with ``significance: true``, a mark on each
+    SAM cell that differs from the best ranked non-SAM method of its column (Wilcoxon, Holm)."""
+    from samis.report.bootstrap import confidence_intervals
+
+    cis = pd.concat([confidence_intervals(frame, metrics, curves, seed=seed) for frame, curves in units], ignore_index=True) if units else None
+    sups = {}
+    if spec.significance and units:
+        from samis.report.significance import marks_against_best
+
+        sups = marks_against_best(pd.concat([f for f, _ in units], ignore_index=True), metrics, seed=seed)
+    return cis, sups
+
+
+def _caption(definition: Definition, spec: TableSpec) -> str:
+    if spec.caption:
+        return spec.caption
+    from samis.report.style import dataset_label
+
+    units = ", ".join(dataset_label(definition.unit(r)[0].name, definition.unit(r)[1]) if definition.unit(r)[0].name != "folder" else r
+                      for r in spec.units)
+    what = {"main": "Results", "categories": "Results per defect category", "sam_modes": "SAM prompt modes, with seconds per image",
+            "significance": "Paired comparisons"}[spec.kind]
+    return f"{what} ({spec.protocol} protocol; {units})."
+
+
 def render_tables(definition: Definition, echo=print) -> list[Path]:
-    from samis.report.tables import render
+    from samis.report.presets import default_metrics
 
     layout = Layout(definition)
     written = []
@@ -119,23 +172,71 @@ def render_tables(definition: Definition, echo=print) -> list[Path]:
         if frame is None:
             echo(f"tables: {spec.name}: nothing to tabulate, skipped")
             continue
+        units, stat_inputs = _per_image_units(layout, definition, spec) if spec.kind != "categories" else ([], [])
         outputs = [layout.tables / f"{spec.name}{TABLE_SUFFIX[f]}" for f in spec.formats]
-        stamp, state = _stamp_path(layout.tables, spec.name), _state(spec, inputs)
+        stamp, state = _stamp_path(layout.tables, spec.name), _state(spec, inputs + stat_inputs)
+        state["display_names"] = definition.display_names
         if _fresh(stamp, state):
             echo(f"tables: {spec.name}: up to date, skipped")
             written += outputs
             continue
-        metrics = list(spec.metrics) if spec.metrics else None
-        if spec.kind == "sam_modes" and metrics:
-            metrics.append(TIME_COLUMN)
+        metrics = list(spec.metrics or default_metrics(spec.kind, spec.protocol))
+        if spec.kind == "significance":
+            texts = _significance_texts(definition, spec, units, metrics)
+        else:
+            texts = _table_texts(definition, spec, frame, units, metrics)
         for fmt, path in zip(spec.formats, outputs):
-            text = render(frame, fmt=fmt, metrics=metrics, style=spec.protocol, label=f"tab:{spec.name}",
-                          caption=f"{definition.name}: {spec.kind.replace('_', ' ')} ({spec.protocol} protocol)")
-            atomic_write_bytes(path, text.encode())
+            atomic_write_bytes(path, texts[fmt].encode())
         _stamp(stamp, state, outputs)
         echo(f"tables: {spec.name}: {', '.join(p.name for p in outputs)}")
         written += outputs
     return written
+
+
+_ENV = {"auto": "auto", "column": "table", "page": "table*"}
+
+
+def _table_texts(definition: Definition, spec: TableSpec, frame: pd.DataFrame, units, metrics) -> dict[str, str]:
+    from samis.report.tables import render
+
+    cis, sups = _statistics(units, metrics, spec, definition.seed) if units else (None, {})
+    if spec.kind == "sam_modes":
+        metrics = metrics + [TIME_COLUMN]
+    opts = dict(metrics=metrics, style=spec.protocol, display_names=definition.display_names, cis=cis, show_ci=spec.ci,
+                sups=sups, sup_note="* differs from the best baseline of its column (Wilcoxon signed-rank, Holm-corrected, p < .05).",
+                latex_env=_ENV[spec.placement], layout=spec.layout)
+    label = spec.label or f"tab:{spec.name}"
+    out = {"csv": render(frame, fmt="csv", **opts)}
+    if spec.kind != "categories":
+        caption = _caption(definition, spec)
+        out["md"] = render(frame, fmt="md", caption=caption, **opts)
+        out["latex"] = render(frame, fmt="latex", caption=caption, label=label, **opts)
+        return out
+    # One table per dataset: categories as column groups; a wide breakdown of every dataset fits no page.
+    parts = list(frame.groupby(["dataset", "split"], sort=False))
+    md, tex = [], []
+    for i, ((ds, sp), part) in enumerate(parts):
+        from samis.report.style import dataset_label
+
+        caption = f"{_caption(definition, spec).rstrip('.')}: {dataset_label(ds, sp)}."
+        md.append(render(part, fmt="md", caption=caption, **opts))
+        tex.append(render(part, fmt="latex", caption=caption, label=label if len(parts) == 1 else f"{label}-{i + 1}", **opts))
+    return {"csv": out["csv"], "md": "\n".join(md), "latex": "\n".join(tex)}
+
+
+def _significance_texts(definition: Definition, spec: TableSpec, units, metrics) -> dict[str, str]:
+    from samis.report.significance import default_pairs, paired_tests, render_significance
+
+    against = None
+    if spec.against is not None:
+        available = list(dict.fromkeys(m for f, _ in units for m in f["method"]))
+        against = match_methods(spec.against, available)
+    per_image = pd.concat([f for f, _ in units], ignore_index=True)
+    tests = paired_tests(per_image, metrics, lambda ms: default_pairs(ms, against), seed=definition.seed)
+    label = spec.label or f"tab:{spec.name}"
+    return {fmt: render_significance(tests, fmt, caption=_caption(definition, spec), label=label, style=spec.protocol,
+                                     display_names=definition.display_names, placement=_ENV[spec.placement])
+            for fmt in ("csv", "md", "latex")}
 
 
 # --- figures ------------------------------------------------------------------------------------
