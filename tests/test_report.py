@@ -17,7 +17,7 @@ from PIL import Image
 
 from samis.cli import main
 from samis.errors import ConfigError, DataError
-from samis.report import tables
+from samis.report import figures, tables
 from samis.report.categories import per_category
 from samis.report.curves import plot_curves
 from samis.report.figures import Example, category_bars, choose_examples, examples_from_samples, qualitative_grid
@@ -442,3 +442,34 @@ def test_ci_cells_and_csv_bounds():
     csv = pd.read_csv(io.StringIO(tables.render(df, "csv", cis=cis)))
     assert list(csv.columns[-3:]) == ["WF", "WF_lo", "WF_hi"] and csv.loc[csv.method == "C", "WF_lo"].item() == 0.30
     assert r"0.600\,$\pm$\,0.020" in tables.render(df, "latex", cis=cis, show_ci=True)
+
+
+def test_pad_to_keeps_the_image_and_centres_it():
+    from samis.report.figures import PAD_GRAY, _pad_to
+
+    tall = np.arange(5 * 2, dtype=np.uint8).reshape(5, 2)  # h/w = 2.5 in a 1:1 cell
+    out = _pad_to(tall, 1.0)
+    assert out.shape == (5, 5)
+    np.testing.assert_array_equal(out[:, 1:3], tall)  # unchanged pixels, centred
+    assert (out[:, [0, 3, 4]] == PAD_GRAY).all()
+    wide = np.zeros((2, 8, 3), np.uint8)  # RGB, h/w = 0.25 in a 1:2 cell -> padded to 4 x 8
+    assert _pad_to(wide, 0.5).shape == (4, 8, 3)
+
+
+def test_grid_pads_tall_images_instead_of_squashing(tmp_path):
+    """A 1263 x 500 tile (MT's shape) in a row capped at 2:1 keeps its 2.53 aspect, padded in light gray."""
+    gt = np.zeros((1263, 500), bool)
+    gt[:, 200:300] = True
+    rows = [{"stem": "t", "image": np.full((1263, 500), 90, np.uint8), "gt": gt, "maps": {"m": gt.astype(np.uint8) * 255}}]
+    png = figures.qualitative_grid(rows, ["m"], tmp_path / "g", width_in=3.0)[1]
+    img = np.asarray(Image.open(png).convert("L")).astype(int)
+    def longest_run(flags):
+        idx = np.flatnonzero(flags)
+        runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+        return max(runs, key=len)
+
+    mid = img.shape[0] // 2 + 10
+    across = longest_run(np.abs(img[mid] - 90) <= 2)  # the image's own gray, across the middle of its row
+    down = longest_run(np.abs(img[:, across[len(across) // 2]] - 90) <= 2)
+    assert len(down) / len(across) == pytest.approx(1263 / 500, rel=0.03)
+    assert (np.abs(img - figures.PAD_GRAY) <= 1).sum() > 0.05 * img.size  # the padding beside it

@@ -129,6 +129,7 @@ class FigureSpec:
     metric: str | None = None  # category_bars
     curves: tuple[str, ...] = DEFAULT_CURVES  # curves
     examples: ExampleRule | None = None  # qualitative
+    outline: bool = False  # qualitative: outline the ground truth on every map (thin defects stay visible)
 
 
 @dataclass(frozen=True)
@@ -410,7 +411,7 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
     if value is None:
         return ()
     out = []
-    keys = ("kind", "name", "protocol", "units", "methods", "metric", "curves", "examples")
+    keys = ("kind", "name", "protocol", "units", "methods", "metric", "curves", "examples", "outline")
     for i, item in enumerate(c.items(value, ("figures",), "figures ({kind: curves})", allow_empty=True)):
         path = ("figures", i)
         c.mapping(item, path, keys, required=("kind",))
@@ -423,7 +424,8 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
             raise c.fail(path + ("protocol",), "PR and F-measure curves come from the sod protocol; expected sod")
         units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
         methods = c.strings(item["methods"], path + ("methods",)) if "methods" in item else None
-        for key, allowed_kind in (("metric", "category_bars"), ("curves", "curves"), ("examples", "qualitative")):
+        for key, allowed_kind in (("metric", "category_bars"), ("curves", "curves"), ("examples", "qualitative"),
+                                  ("outline", "qualitative")):
             if key in item and kind != allowed_kind:
                 raise c.fail(path + (key,), f"{key!r} applies to {allowed_kind} figures, not {kind}")
         metric = None
@@ -435,7 +437,8 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
         examples = _examples(c, item.get("examples"), path + ("examples",), protocol) if kind == "qualitative" else None
         name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else f"{kind}-{protocol}"
         out.append(FigureSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods,
-                              metric=metric, curves=curves if kind == "curves" else DEFAULT_CURVES, examples=examples))
+                              metric=metric, curves=curves if kind == "curves" else DEFAULT_CURVES, examples=examples,
+                              outline=c.boolean(item["outline"], path + ("outline",)) if "outline" in item else False))
     _unique_names(c, out, "figures")
     return tuple(out)
 

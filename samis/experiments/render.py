@@ -20,6 +20,7 @@ from samis.experiments.definition import Definition, FigureSpec, TableSpec, matc
 from samis.experiments.fingerprint import sidecar
 from samis.experiments.layout import TABLE_SUFFIX, Layout
 from samis.imageio import atomic_write_bytes
+from samis.report.names import display_name
 
 TIME_COLUMN = "time_per_image_s"
 
@@ -134,12 +135,13 @@ def _method_patterns(spec: TableSpec):
     return spec.methods if spec.methods is not None else (("SAM-*",) if spec.kind == "sam_modes" else None)
 
 
-def _statistics(units, metrics, spec: TableSpec, seed: int):
-    """CIs of every cell (always: they go into the CSV) and, with ``significance: true``, a mark on each
-    SAM cell that differs from the best ranked non-SAM method of its column (Wilcoxon, Holm)."""
+def _statistics(units, every, metrics, spec: TableSpec, seed: int):
+    """CIs of ``every`` metric (always: they go into the CSV) and, with ``significance: true``, a mark on
+    each SAM cell of the shown ``metrics`` that differs from the best ranked non-SAM method of its column
+    (Wilcoxon, Holm across the shown cells)."""
     from samis.report.bootstrap import confidence_intervals
 
-    cis = pd.concat([confidence_intervals(frame, metrics, curves, seed=seed) for frame, curves in units], ignore_index=True) if units else None
+    cis = pd.concat([confidence_intervals(frame, every, curves, seed=seed) for frame, curves in units], ignore_index=True) if units else None
     sups = {}
     if spec.significance and units:
         from samis.report.significance import marks_against_best
@@ -197,16 +199,18 @@ _ENV = {"auto": "auto", "column": "table", "page": "table*"}
 
 
 def _table_texts(definition: Definition, spec: TableSpec, frame: pd.DataFrame, units, metrics) -> dict[str, str]:
+    from samis.report.categories import metric_columns
     from samis.report.tables import render
 
-    cis, sups = _statistics(units, metrics, spec, definition.seed) if units else (None, {})
+    every = [m for m in metric_columns(frame) if m != TIME_COLUMN]  # the CSV keeps every metric, with its CI
+    cis, sups = _statistics(units, every, metrics, spec, definition.seed) if units else (None, {})
     if spec.kind == "sam_modes":
         metrics = metrics + [TIME_COLUMN]
     opts = dict(metrics=metrics, style=spec.protocol, display_names=definition.display_names, cis=cis, show_ci=spec.ci,
                 sups=sups, sup_note="* differs from the best baseline of its column (Wilcoxon signed-rank, Holm-corrected, p < .05).",
                 latex_env=_ENV[spec.placement], layout=spec.layout)
     label = spec.label or f"tab:{spec.name}"
-    out = {"csv": render(frame, fmt="csv", **opts)}
+    out = {"csv": render(frame, fmt="csv", **dict(opts, metrics=None))}
     if spec.kind != "categories":
         caption = _caption(definition, spec)
         out["md"] = render(frame, fmt="md", caption=caption, **opts)
@@ -218,7 +222,8 @@ def _table_texts(definition: Definition, spec: TableSpec, frame: pd.DataFrame, u
     for i, ((ds, sp), part) in enumerate(parts):
         from samis.report.style import dataset_label
 
-        caption = f"{_caption(definition, spec).rstrip('.')}: {dataset_label(ds, sp)}."
+        caption = (f"{spec.caption.rstrip('.')}: {dataset_label(ds, sp)}." if spec.caption
+                   else f"Results per defect category on {dataset_label(ds, sp)} ({spec.protocol} protocol).")
         md.append(render(part, fmt="md", caption=caption, **opts))
         tex.append(render(part, fmt="latex", caption=caption, label=label if len(parts) == 1 else f"{label}-{i + 1}", **opts))
     return {"csv": out["csv"], "md": "\n".join(md), "latex": "\n".join(tex)}
@@ -240,6 +245,19 @@ def _significance_texts(definition: Definition, spec: TableSpec, units, metrics)
 
 
 # --- figures ------------------------------------------------------------------------------------
+def experiment_palette(layout: Layout) -> dict[str, dict]:
+    """One line style and colour per method of the whole experiment (every stored baseline of every
+    dataset, then every SAM method), so a method looks the same in every curve, bar chart and grid."""
+    from samis.report.plotstyle import method_styles
+
+    methods = []
+    for spec, split in layout.definition.units():
+        for source in layout.sources(spec, split):
+            methods += [m for m in source.methods if m not in methods]
+    return method_styles(methods)
+
+
+
 def _method_dirs(layout: Layout, definition: Definition, ref: str, methods: list[str]) -> dict[str, Path]:
     spec, split = definition.unit(ref)
     dirs = {}
@@ -257,17 +275,20 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
 
     label, split = ref.split("/", 1)
     title = f"{label} ({split})"
+    palette = experiment_palette(layout)
+    names = {m: display_name(m, definition.display_names) for m in palette}
     if spec.kind == "curves":
         files = _unit_files(layout, definition, ref, "sod", "curves")
         _, curves, _ = read_curves(files)
         available = list(curves)
         methods = match_methods(spec.methods, available)
-        return plot_curves(files, stem, methods=methods, title=title, kinds=spec.curves)
+        return plot_curves(files, stem, methods=methods, title=title, kinds=spec.curves, styles=palette, names=names)
     per_image = _relabel(read_per_image(_unit_files(layout, definition, ref, spec.protocol, "per_image")), definition, ref)
     per_image = _select(per_image, spec.methods)
     methods = list(dict.fromkeys(per_image["method"]))
     if spec.kind == "category_bars":
-        return figures.category_bars(per_image, spec.metric, stem, methods=methods, seed=definition.seed, title=title)
+        return figures.category_bars(per_image, spec.metric, stem, methods=methods, seed=definition.seed, title=title,
+                                     colors={m: st["color"] for m, st in palette.items()}, names=names)
     rule = spec.examples
     full = _relabel(read_per_image(_unit_files(layout, definition, ref, spec.protocol, "per_image")), definition, ref)
     if rule.rule == "stems":
@@ -287,7 +308,8 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
     samples = get_dataset(unit.name, root=unit.data_root, split=split).samples()
     dirs = _method_dirs(layout, definition, ref, methods)
     rows = figures.examples_from_samples(samples, list(chosen["stem"]), dirs, notes=notes)
-    return figures.qualitative_grid(rows, list(dirs), stem)
+    return figures.qualitative_grid(rows, list(dirs), stem, column_titles={m: names.get(m, m) for m in dirs},
+                                    contour=spec.outline, colors={m: st["color"] for m, st in palette.items()})
 
 
 def render_figures(definition: Definition, echo=print) -> list[Path]:
@@ -307,6 +329,7 @@ def render_figures(definition: Definition, echo=print) -> list[Path]:
                 inputs += [sidecar(layout.results_base(label, split, s)) for s in ("baselines", "sam")]
                 inputs = [p for p in inputs if p.is_file()]
             stamp, state = _stamp_path(layout.figures, name), _state(spec, inputs)
+            state["look"] = {"names": definition.display_names, "palette": list(experiment_palette(layout))}
             if _fresh(stamp, state):
                 echo(f"figures: {name}: up to date, skipped")
                 written += json.loads(stamp.read_text())["outputs"]
