@@ -105,9 +105,7 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
         return None, inputs, missing
     frame = pd.concat(frames, ignore_index=True, sort=False)
     if spec.kind == "categories":
-        from samis.report.presets import default_metrics
-
-        frame = per_category(frame, metrics=list(spec.metrics or default_metrics(spec.kind, spec.protocol)))
+        frame = per_category(frame)  # every metric: the CSV keeps the wide form, the tables show a few
     return frame, inputs, missing
 
 

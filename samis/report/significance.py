@@ -35,8 +35,9 @@ def holm(pvalues) -> np.ndarray:
 
 
 def default_pairs(methods: list[str], against=None) -> list[tuple[str, str]]:
-    """Each SAM method against every other method (``against``: only those), each pair once."""
-    sams = [m for m in methods if is_sam(m)]
+    """Each SAM method against every other method (``against``: only those), each pair once; a table
+    without SAM methods compares every pair of its methods."""
+    sams = [m for m in methods if is_sam(m)] or list(methods)
     others = [m for m in methods if m not in sams] if against is None else [m for m in against if m in methods]
     pairs = [(s, o) for s in sams for o in others if s != o]
     if against is None:
