@@ -59,5 +59,5 @@ def evaluate(dataset_name, split, data_root, predictions, protocols, methods, ou
     if out is not None:
         for proto in names:
             files = output_paths(out, proto, len(names) > 1)
-            written = [files["summary"], files["per_image"]] + ([files["curves"]] if proto == "sod" else [])
+            written = [files["summary"], files["per_image"]] + ([files["curves"], files["image_curves"]] if proto == "sod" else [])
             click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
