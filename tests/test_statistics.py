@@ -81,3 +81,15 @@ def test_paired_tests_difference_ci_and_decision():
     assert box_ft.significant and box_ft.p_holm <= 2 * box_ft.p  # two tests in the family
     copy = tests[tests.method == "SAM-copy"].iloc[0]
     assert copy.mean_diff == 0 and copy.p == 1.0 and not copy.significant
+
+
+def test_significance_table_text():
+    from samis.report.significance import render_significance
+
+    per_image, _ = _per_image(n=25)
+    frame = per_image.assign(method=per_image["method"].map({"A": "SAM-box", "B": "FT"}))
+    tests = paired_tests(frame, ["IoU"], lambda ms: [("FT", "SAM-box")], seed=3)  # FT is worse: negative
+    tex = render_significance(tests, "latex", caption="Paired.", label="tab:p", display_names={"SAM-*": "SAM (box)"})
+    assert r"\textit{FT vs.}" in tex and "SAM (box) & 25 & $-$." in tex and "<.001*" not in tex and "$<$.001*" in tex
+    md = render_significance(tests, "md")
+    assert "| FT | SAM-box | 25 | -." in md

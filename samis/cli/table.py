@@ -39,6 +39,16 @@ def _per_image_inputs(paths) -> list[Path]:
     return out
 
 
+def _hint_unranked(sources, metrics, rank) -> None:
+    """Say on the terminal (never in the table) how to rank a shown column that is not ranked."""
+    from samis.report.style import KNOWN_METRICS
+
+    shown = metrics or []
+    extra = [m for m in shown if m not in KNOWN_METRICS and m not in rank]
+    if extra:
+        click.echo(f"note: {', '.join(extra)} shown but not ranked; --rank {extra[0]} ranks it", err=True)
+
+
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default=None,
@@ -95,6 +105,7 @@ def table(results, fmt, out, metrics, caption, label, style, decimals, order, un
                   unranked=_split_list(unranked), rank=_split_list(rank), caption=caption, label=label,
                   latex_env=latex_env or {"auto": "auto", "column": "table", "page": "table*"}[placement],
                   layout=layout, display_names=parse_pairs(display_names), notes=not no_notes)
+    _hint_unranked(sources, _split_list(metrics), _split_list(rank))
     if out is None:
         sys.stdout.write(text)
     else:

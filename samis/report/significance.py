@@ -175,7 +175,7 @@ def _sig_md(title, metrics, blocks, note) -> str:
 
 def _sig_latex(title, label, index, metrics, blocks, note, placement) -> str:
     from samis.report.latex_fit import COLUMN_PT, tabular_width
-    from samis.report.table_markup import _latex_note, latex_escape
+    from samis.report.table_markup import latex_text, latex_escape
 
     head = _sig_head(metrics)
     columns = [[h] + [c[k] for _, lines in blocks for c in lines] for k, h in enumerate(head)]
@@ -186,10 +186,11 @@ def _sig_latex(title, label, index, metrics, blocks, note, placement) -> str:
     if label:
         out.append(rf"\label{{{label}{'' if index == 0 else f'-{index + 1}'}}}")
     out += [r"{\footnotesize\setlength{\tabcolsep}{4pt}%", rf"\begin{{tabular}}{{ll{'c' * (width - 2)}}}", r"\toprule",
-            " & ".join(_latex_note(h) if not h.startswith("Δ") else rf"$\Delta${latex_escape(h[1:])}" for h in head) + r" \\"]
+            " & ".join(latex_text(h) if not h.startswith("Δ") else rf"$\Delta${latex_escape(h[1:])}" for h in head) + r" \\"]
     for name, lines in blocks:
         out += [r"\midrule", rf"\multicolumn{{{width}}}{{l}}{{\textit{{{latex_escape(name)} vs.}}}} \\"]
         for cells in lines:
-            out.append(" & ".join(_latex_note(c) for c in cells) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}", r"\par}", rf"\smallskip{{\footnotesize {_latex_note(note)}\par}}", rf"\end{{{env}}}"]
+            # numbers get a true minus sign (a hyphen in text mode is too short to read as one)
+            out.append(" & ".join(latex_text(c.replace("-", "−") if k >= 2 else c) for k, c in enumerate(cells)) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\par}", rf"\smallskip{{\footnotesize {latex_text(note)}\par}}", rf"\end{{{env}}}"]
     return "\n".join(out) + "\n"

@@ -86,7 +86,8 @@ def _latex_cell(col, i: int) -> str:
     return text + (rf"$^{{{latex_escape(sup)}}}$" if sup else "")
 
 
-def _latex_note(note: str) -> str:
+def latex_text(note: str) -> str:
+    """Escaped LaTeX of a note or cell with the table symbols (†, arrows, ±, en dash, <, Δ) as math."""
     note = latex_escape(note)
     return (note.replace("†", r"$^\dagger$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
             .replace("±", r"$\pm$").replace("–", "--").replace("−", "$-$").replace("<", "$<$")
@@ -179,7 +180,7 @@ def latex(table, label: str | None = None, env: str = "table", notes: bool = Tru
     # a float sets its own size; a bare tabular takes the size of the place it is put in
     out += [r"{\footnotesize\setlength{\tabcolsep}{4pt}%", *body, r"\par}"] if float_env else body
     if notes and table.notes:
-        body = r"\par ".join(_latex_note(n) for n in table.notes)
+        body = r"\par ".join(latex_text(n) for n in table.notes)
         if float_env:
             out.append(rf"\smallskip{{\footnotesize {body}\par}}")
         else:
