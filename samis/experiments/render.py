@@ -237,7 +237,7 @@ def _significance_texts(definition: Definition, spec: TableSpec, units, metrics)
     per_image = pd.concat([f for f, _ in units], ignore_index=True)
     tests = paired_tests(per_image, metrics, lambda ms: default_pairs(ms, against), seed=definition.seed)
     label = spec.label or f"tab:{spec.name}"
-    return {fmt: render_significance(tests, fmt, caption=_caption(definition, spec), label=label, style=spec.protocol,
+    return {fmt: render_significance(tests, fmt, caption=spec.caption, label=label, style=spec.protocol,
                                      display_names=definition.display_names, placement=_ENV[spec.placement])
             for fmt in ("csv", "md", "latex")}
 

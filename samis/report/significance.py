@@ -152,7 +152,7 @@ def render_significance(tests: pd.DataFrame, fmt: str, caption: str | None = Non
                               _p_text(x.p_holm) + ("*" if x.significant else "")]
                 lines.append(cells)
             blocks.append((display_name(method, display_names), lines))
-        title = f"{caption.rstrip('.') + ': ' if caption else ''}{dataset_label(ds, sp)}."
+        title = f"{caption.rstrip('.')}: {dataset_label(ds, sp)}." if caption else f"Paired comparisons on {dataset_label(ds, sp)}."
         parts.append(_sig_md(title, metrics, blocks, note) if fmt == "md" else _sig_latex(title, label, len(parts), metrics, blocks, note, placement))
     return "\n".join(parts)
 

@@ -250,7 +250,8 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
             notes.append("† Not ranked: an oracle uses the ground truth to pick its output, so it is an upper bound, not a zero-shot result.")
         else:
             notes.append("† Not ranked against the other methods.")
-    unranked_cols = [m for m in metrics if not ranked_metric[m]]
+    shown = {c.metric for g in groups for c in g.columns}
+    unranked_cols = [m for m in metrics if not ranked_metric[m] and m in shown]
     if unranked_cols:
         notes.append(f"Not ranked: {', '.join(header_name(m) for m in unranked_cols)}.")
     if any(math.isnan(v) for g in groups for c in g.columns for v in c.values):
