@@ -113,3 +113,14 @@ def test_report_sorts_filters_and_renders(report, tmp_path):
         driver.quit()
     img = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert img.std() > 20 and len(np.unique(img)) > 30  # text, tables and thumbnails, not a blank page
+
+
+def test_samis_report_cli_writes_the_page(report):
+    from samis.cli import main
+
+    index = report.output / "index.html"
+    index.unlink()
+    main(["report", str(report.path), "--no-tables"])
+    text = index.read_text()
+    assert "Per-image browser" in text and "main-sod" in text and 'src="html/syn/image/' in text
+    assert "<script>" in text and text.count("<script") == 1  # one inline script, nothing loaded
