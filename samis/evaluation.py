@@ -30,7 +30,7 @@ from samis.metrics.gt import GroundTruth
 from samis.metrics.score import MapMetrics
 from samis.predictions import index_method, list_methods, read_map
 from samis.protocols import Accumulated, Protocol, get_protocol, parse_protocols
-from samis.results_files import output_paths
+from samis.results_files import IMAGE_CURVES, output_paths
 
 CHUNK = 8  # images per task: large enough to amortize pickling, small enough to balance two workers
 
@@ -108,6 +108,9 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
 
     values = {(m.name, p): [] for m in kept for p in protocols}
     sums = {(m.name, p): {} for m in kept for p in protocols}
+    # each image's F and E curves, for protocols that have them: the report's bootstrap resamples them
+    image_curves = {(m.name, p): [] for m in kept for p in protocols
+                    if set(IMAGE_CURVES) <= set(get_protocol(p).curves)}
     for image_results in _run(samples, kept, protocols, jobs, progress, where):
         for m, measured in zip(kept, image_results):
             for p, (vals, arrays) in measured.items():
@@ -115,6 +118,8 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
                 total = sums[m.name, p]
                 for name, array in arrays.items():
                     total[name] = total.get(name, 0) + array  # in image order, as numpy's mean over axis 0 adds them
+                if (m.name, p) in image_curves:
+                    image_curves[m.name, p].append([arrays[c] for c in IMAGE_CURVES])
 
     tables = {}
     for name in protocols:
@@ -128,6 +133,9 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
             _write_csv(files["per_image"], per_image)
             if proto.curves:
                 _write_curves(files["curves"], proto, scores)
+            if "image_curves" in files:
+                _write_image_curves(files["image_curves"], proto, {m.name: image_curves[m.name, name] for m in kept},
+                                    samples)
     return tables[protocols[0]] if len(protocols) == 1 else tables
 
 
@@ -206,4 +214,21 @@ def _write_curves(path: Path, proto: Protocol, scores: dict) -> None:
             arrays[f"{method}::{name}"] = curve
     buf = io.BytesIO()
     np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _write_image_curves(path: Path, proto, image_curves: dict, samples) -> None:
+    """Each image's F- and E-measure curves (float32, index i = threshold i), so a bootstrap over images
+    can recompute maxF/meanF/maxE/meanE from resampled mean curves (samis.report.bootstrap)."""
+    import io
+
+    arrays = {"stems": np.array([s.stem for s in samples])}
+    for method, curves in image_curves.items():
+        stacked = np.stack(curves).astype(np.float32)  # images x (F, E) x 256
+        if proto.curves_descending:
+            stacked = np.flip(stacked, axis=-1)
+        for i, name in enumerate(IMAGE_CURVES):
+            arrays[f"{method}::{name}"] = np.ascontiguousarray(stacked[:, i])
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())

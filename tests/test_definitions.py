@@ -199,6 +199,11 @@ def test_unset_variable_is_named(tmp_path, monkeypatch):
         (lambda d: d["figures"].append({"kind": "category_bars", "protocol": "steel"}), "figures[1].metric", "missing key 'metric'"),
         (lambda d: d["figures"].append({"kind": "curves", "metric": "IoU"}), "figures[1].metric", "applies to category_bars"),
         (lambda d: d["tables"].append({"kind": "main", "protocol": "steel"}), "tables[1].name", "also used by tables[0]"),
+        (lambda d: d["tables"][0].update(placement="margin"), "tables[0].placement", "one of auto, column, page"),
+        (lambda d: d["tables"][0].update(ci="yes"), "tables[0].ci", "true or false"),
+        (lambda d: d["tables"][0].update(against=["FT"]), "tables[0].against", "applies to significance tables"),
+        (lambda d: d.update(display_names=["SAM"]), "display_names", "a mapping of method id or glob"),
+        (lambda d: d["figures"][0].update(outline=True), "figures[0].outline", "applies to qualitative"),
         (lambda d: d.pop("modes"), "modes", "missing required key"),
         (lambda d: d.update(modes=[]), "modes", "non-empty list"),
     ],
@@ -267,3 +272,15 @@ def test_match_methods_keeps_pattern_order():
     assert match_methods(("SAM-*-point*", "FT"), available) == ["SAM-vit_t-point1", "SAM-vit_t-point3", "FT"]
     assert match_methods(None, available) == available
     assert match_methods(("CSEPNet",), available) == []
+
+
+def test_table_presentation_keys_and_display_names(tmp_path):
+    data = minimal(tmp_path, display_names={"SAM-*-box": "SAM (box)", "FT": "FT [1]"})
+    data["tables"] = [{"kind": "main", "protocol": "steel", "caption": "Zero-shot results.", "label": "tab:zs",
+                       "placement": "page", "layout": "stacked", "ci": True, "significance": True},
+                      {"kind": "significance", "protocol": "sod", "against": ["FT"]}]
+    d = load_definition(write(tmp_path / "exp.yaml", data))
+    t = d.tables[0]
+    assert (t.caption, t.label, t.placement, t.layout, t.ci, t.significance) == ("Zero-shot results.", "tab:zs", "page", "stacked", True, True)
+    assert d.tables[1].name == "significance-sod" and d.tables[1].against == ("FT",)
+    assert d.display_names == {"SAM-*-box": "SAM (box)", "FT": "FT [1]"}

@@ -94,6 +94,17 @@ def test_cli_writes_both_protocols_and_leaves_out_incomplete_methods(small, tmp_
         assert s.loc[method, "maxF"] == pytest.approx(curves[f"{method}::fmeasure"].max(), abs=1e-12)
         assert s.loc[method, "meanE"] == pytest.approx(curves[f"{method}::emeasure"].mean(), abs=1e-12)
     assert not (tmp_path / "res.steel.curves.npz").exists()
+    # each image's curves (for the bootstrap): their mean is the mean curve, in the same threshold order
+    image_curves = np.load(tmp_path / "res.sod.image_curves.npz")
+    sod_rows = pd.read_csv(tmp_path / "res.sod.per_image.csv")
+    assert list(image_curves["stems"]) == list(dict.fromkeys(sod_rows["stem"]))
+    for method in s.index:
+        f, e = image_curves[f"{method}::fmeasure"], image_curves[f"{method}::emeasure"]
+        assert f.shape == (6, 256) and f.dtype == np.float32
+        np.testing.assert_allclose(f.mean(axis=0), curves[f"{method}::fmeasure"], atol=1e-6)
+        np.testing.assert_allclose(e.mean(axis=0), curves[f"{method}::emeasure"], atol=1e-6)
+        mine = sod_rows[sod_rows["method"] == method]["maxF"].to_numpy()
+        np.testing.assert_allclose(f.max(axis=1), mine, atol=1e-6)  # an image's maxF is its own curve's max
 
 
 def test_strict_names_the_method_and_count(small, tmp_path, capsys):

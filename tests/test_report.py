@@ -6,6 +6,7 @@ rendering tests use small frames whose best/second cells are known by constructi
 
 from __future__ import annotations
 
+import io
 import re
 from collections import namedtuple
 
@@ -16,7 +17,7 @@ from PIL import Image
 
 from samis.cli import main
 from samis.errors import ConfigError, DataError
-from samis.report import tables
+from samis.report import figures, tables
 from samis.report.categories import per_category
 from samis.report.curves import plot_curves
 from samis.report.figures import Example, category_bars, choose_examples, examples_from_samples, qualitative_grid
@@ -144,12 +145,12 @@ def test_best_bold_second_underlined_with_metric_direction(two_sets):
 def test_missing_cells_are_dashes_never_zero_and_not_ranked(two_sets):
     md = tables.render(list(two_sets), "md")
     assert _cells(md, "CSEPNet")[3:] == ["–", "–"]
-    tex = tables.render(list(two_sets), "latex")
+    tex = tables.render(list(two_sets), "latex", layout="wide")
     assert re.search(r"^CSEPNet & .* & -- & -- \\\\$", tex, re.M)
 
 
 def test_latex_booktabs_groups_escapes_and_arrows(two_sets):
-    tex = tables.render(list(two_sets), "latex", style="steel", caption="Zero-shot results", label="tab:zs")
+    tex = tables.render(list(two_sets), "latex", style="steel", caption="Zero-shot results", label="tab:zs", layout="wide")
     assert r"\multicolumn{3}{c}{SD900-test} & \multicolumn{2}{c}{MT-full}" in tex
     assert r"\cmidrule(lr){2-4} \cmidrule(lr){5-6}" in tex
     assert r"Method & WF$\uparrow$ & MAE$\downarrow$ & s/img & WF$\uparrow$ & MAE$\downarrow$ \\" in tex
@@ -251,7 +252,7 @@ def test_per_category_means_and_cli(real_eval, tmp_path, capsys):
     assert cat[(cat.method == "RCRR") & (cat.category == "All")]["n_images"].item() == 12
 
     out = tmp_path / "cat.tex"
-    code, _, err = run_cli(["table", real_eval, "--by-category", "--metrics", "MAE,wF", "--out", out], capsys)
+    code, _, err = run_cli(["table", real_eval, "--by-category", "--metrics", "MAE,wF", "--layout", "wide", "--out", out], capsys)
     assert code == 0, err
     tex = out.read_text()
     assert r"\multicolumn{2}{c}{In}" in tex and r"\multicolumn{2}{c}{All}" in tex
@@ -407,3 +408,68 @@ def test_per_category_of_two_datasets_keeps_dataset_in_group_labels():
 
     md = tables.render(per_category([pi("mt", ["Crack", "Fray"]), pi("nrsd", ["craft", "real"])], overall=False), "md")
     assert _header(md) == ["MT-full/Crack WF↑", "MT-full/Fray WF↑", "NRSD-full/craft WF↑", "NRSD-full/real WF↑"]
+
+
+def test_second_only_with_three_ranked_rows():
+    two = tables.render(_frame(method=["A", "B"], WF=[0.5, 0.6]), "md")
+    assert _cells(two, "B") == ["**0.600**"] and _cells(two, "A") == ["0.500"]  # the worse of two is not "second"
+    three = tables.render(_frame(method=["A", "B", "C"], WF=[0.5, 0.6, 0.4]), "md")
+    assert _cells(three, "A") == ["<u>0.500</u>"]
+
+
+def test_display_names_exact_and_glob_and_no_terminal_hints(two_sets):
+    names = {"SAM-*-box": "SAM (box)", "RCRR": "RCRR [12]", "SAM-*": "SAM other"}
+    md = tables.render(list(two_sets), "md", display_names=names, metrics=["WF", "time_per_image_s"])
+    rows = [ln.split("|")[1].strip() for ln in md.splitlines() if ln.startswith("| ") and "Method" not in ln]
+    assert rows == ["RCRR [12]", "CSEPNet", "SAM (box)", "SAM other†", "SAM other"]
+    tex = tables.render(list(two_sets), "latex", display_names=names, metrics=["WF", "time_per_image_s"])
+    assert "Not ranked: s/img." in tex and "--rank" not in tex and "use " not in tex
+
+
+def test_stacked_layout_blocks_per_dataset(two_sets):
+    tex = tables.render(list(two_sets), "latex", layout="stacked", metrics=["WF", "MAE"])
+    assert r"\multicolumn{3}{l}{\textit{SD900-test}}" in tex and r"\multicolumn{3}{l}{\textit{MT-full}}" in tex
+    mt_block = tex.split(r"\textit{MT-full}")[1]
+    assert "CSEPNet" not in mt_block  # no result there: no row
+    assert r"Method & WF$\uparrow$ & MAE$\downarrow$ \\" in tex
+
+
+def test_ci_cells_and_csv_bounds():
+    df = _frame(method=["A", "B", "C"], WF=[0.5, 0.6, 0.4])
+    cis = df[["method", "dataset", "split"]].assign(WF_lo=[0.45, 0.58, 0.30], WF_hi=[0.55, 0.62, 0.50])
+    md = tables.render(df, "md", cis=cis, show_ci=True)
+    assert _cells(md, "B") == ["**0.600 ± 0.020**"] and "95% bootstrap" in md
+    csv = pd.read_csv(io.StringIO(tables.render(df, "csv", cis=cis)))
+    assert list(csv.columns[-3:]) == ["WF", "WF_lo", "WF_hi"] and csv.loc[csv.method == "C", "WF_lo"].item() == 0.30
+    assert r"0.600\,$\pm$\,0.020" in tables.render(df, "latex", cis=cis, show_ci=True)
+
+
+def test_pad_to_keeps_the_image_and_centres_it():
+    from samis.report.figures import PAD_GRAY, _pad_to
+
+    tall = np.arange(5 * 2, dtype=np.uint8).reshape(5, 2)  # h/w = 2.5 in a 1:1 cell
+    out = _pad_to(tall, 1.0)
+    assert out.shape == (5, 5)
+    np.testing.assert_array_equal(out[:, 1:3], tall)  # unchanged pixels, centred
+    assert (out[:, [0, 3, 4]] == PAD_GRAY).all()
+    wide = np.zeros((2, 8, 3), np.uint8)  # RGB, h/w = 0.25 in a 1:2 cell -> padded to 4 x 8
+    assert _pad_to(wide, 0.5).shape == (4, 8, 3)
+
+
+def test_grid_pads_tall_images_instead_of_squashing(tmp_path):
+    """A 1263 x 500 tile (MT's shape) in a row capped at 2:1 keeps its 2.53 aspect, padded in light gray."""
+    gt = np.zeros((1263, 500), bool)
+    gt[:, 200:300] = True
+    rows = [{"stem": "t", "image": np.full((1263, 500), 90, np.uint8), "gt": gt, "maps": {"m": gt.astype(np.uint8) * 255}}]
+    png = figures.qualitative_grid(rows, ["m"], tmp_path / "g", width_in=3.0)[1]
+    img = np.asarray(Image.open(png).convert("L")).astype(int)
+    def longest_run(flags):
+        idx = np.flatnonzero(flags)
+        runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+        return max(runs, key=len)
+
+    mid = img.shape[0] // 2 + 10
+    across = longest_run(np.abs(img[mid] - 90) <= 2)  # the image's own gray, across the middle of its row
+    down = longest_run(np.abs(img[:, across[len(across) // 2]] - 90) <= 2)
+    assert len(down) / len(across) == pytest.approx(1263 / 500, rel=0.03)
+    assert (np.abs(img - figures.PAD_GRAY) <= 1).sum() > 0.05 * img.size  # the padding beside it

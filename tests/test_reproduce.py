@@ -71,7 +71,7 @@ def test_evaluate_tables_figures_skip_done_work_and_redo_stale(tmp_path):
     for name in ("curves-sod-syn-full", "category_bars-sod-syn-full", "qualitative-sod-syn-full"):
         assert (d.output / "figures" / f"{name}.png").is_file(), (name, lines)
     again = steps(d, only="figures")
-    assert all("up to date, skipped" in ln for ln in again), again
+    assert all("up to date, skipped" in ln for ln in again if ln.startswith("figures:")), again
     readme = (d.output / "README.md").read_text()
     assert "# t" in readme and "tables/main-sod.md" in readme and "figures/curves-sod-syn-full.png" in readme
 

@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "run": "samis.cli.run:run",
     "reproduce": "samis.cli.reproduce:reproduce",
     "demo": "samis.cli.demo:demo",
+    "report": "samis.cli.report:report",
 }
 
 

@@ -40,6 +40,16 @@ def _per_image_inputs(paths) -> list[Path]:
     return out
 
 
+def _hint_unranked(sources, metrics, rank) -> None:
+    """Say on the terminal (never in the table) how to rank a shown column that is not ranked."""
+    from samis.report.style import KNOWN_METRICS
+
+    shown = metrics or []
+    extra = [m for m in shown if m not in KNOWN_METRICS and m not in rank]
+    if extra:
+        click.echo(f"note: {', '.join(extra)} shown but not ranked; --rank {extra[0]} ranks it", err=True)
+
+
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default=None,
@@ -58,11 +68,17 @@ def _per_image_inputs(paths) -> list[Path]:
 @click.option("--by-category", is_flag=True, help="One column group per defect category, from the per-image CSV(s).")
 @click.option("--categories", multiple=True, help="With --by-category: categories to show, in order ('In,Pa,Sc').")
 @click.option("--no-overall", is_flag=True, help="With --by-category: leave out the 'All' group.")
-@click.option("--latex-env", type=click.Choice(["table", "table*", "none"]), default="table", show_default=True,
-              help="LaTeX float around the tabular ('none': bare tabular).")
+@click.option("--latex-env", type=click.Choice(["table", "table*", "none"]), default=None,
+              help="LaTeX float around the tabular ('none': bare tabular); overrides --placement.")
+@click.option("--placement", type=click.Choice(["auto", "column", "page"]), default="auto", show_default=True,
+              help="LaTeX float: column (table), page (table*), auto (the narrowest that fits).")
+@click.option("--layout", type=click.Choice(["auto", "wide", "stacked"]), default="auto", show_default=True,
+              help="LaTeX layout: datasets as column groups (wide) or as blocks of rows (stacked); auto: wide when it fits.")
+@click.option("--display-name", "display_names", multiple=True,
+              help="Printed name of a method: 'METHOD=NAME' (METHOD may be a glob: 'SAM-*-box=SAM (box)'); repeatable.")
 @click.option("--no-notes", is_flag=True, help="Leave out the legend lines under the table.")
 def table(results, fmt, out, metrics, caption, label, style, decimals, order, unranked, rank, by_category,
-          categories, no_overall, latex_env, no_notes):
+          categories, no_overall, latex_env, placement, layout, display_names, no_notes):
     """Tabulate RESULTS (CSV files from `samis evaluate --out`): methods x metrics, best bold, second underlined.
 
     Several files (several datasets, or baselines and SAM runs of one dataset) merge into one table
@@ -71,6 +87,7 @@ def table(results, fmt, out, metrics, caption, label, style, decimals, order, un
     from samis.report.inputs import is_per_image
     from samis.report.tables import render
     from samis.imageio import atomic_write_bytes
+    from samis.report.names import parse_pairs
 
     if fmt is None:
         fmt = _SUFFIX_FORMAT.get(out.suffix.lower(), "md") if out else "md"
@@ -87,7 +104,9 @@ def table(results, fmt, out, metrics, caption, label, style, decimals, order, un
                                 overall=not no_overall, categories=_split_list(categories) or None)]
     text = render(sources, fmt, metrics=_split_list(metrics) or None, order=order, style=style, decimals=decimals,
                   unranked=_split_list(unranked), rank=_split_list(rank), caption=caption, label=label,
-                  latex_env=latex_env, notes=not no_notes)
+                  latex_env=latex_env or {"auto": "auto", "column": "table", "page": "table*"}[placement],
+                  layout=layout, display_names=parse_pairs(display_names), notes=not no_notes)
+    _hint_unranked(sources, _split_list(metrics), _split_list(rank))
     if out is None:
         sys.stdout.write(text)
     else:

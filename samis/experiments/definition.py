@@ -34,7 +34,9 @@ from samis.sorting import natural_key
 # models, modes and protocols are the registries' (samis.models.registry, samis.runners.config, samis.protocols)
 PROTOCOL_METRICS = {name: p.columns for name, p in PROTOCOLS.items()}
 CURVE_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.curves)  # the protocols a curves figure reads
-TABLE_KINDS = ("main", "categories", "sam_modes")
+TABLE_KINDS = ("main", "categories", "sam_modes", "significance")
+PLACEMENTS = ("auto", "column", "page")  # LaTeX float: the narrowest that fits, table, table*
+LAYOUTS = ("auto", "wide", "stacked")  # datasets as column groups or as blocks of rows (samis.report.table_markup)
 FIGURE_KINDS = ("qualitative", "curves", "category_bars")
 TABLE_FORMATS = ("md", "latex", "csv")
 # the panels of a curves figure: precision-recall, F-measure and E-measure against threshold
@@ -46,7 +48,7 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TOP_KEYS = (
     "name", "description", "extends", "seed", "output", "predictions", "datasets", "models", "modes",
-    "baselines", "protocols", "tables", "figures", "executor",
+    "baselines", "protocols", "tables", "figures", "executor", "display_names",
 )
 
 
@@ -109,8 +111,15 @@ class TableSpec:
     protocol: str
     units: tuple[str, ...]  # "label/split"
     methods: tuple[str, ...] | None = None  # names or glob patterns; None: all
-    metrics: tuple[str, ...] | None = None  # None: the protocol's metrics
+    metrics: tuple[str, ...] | None = None  # None: the kind's paper-sized set (samis.report.presets)
     formats: tuple[str, ...] = TABLE_FORMATS
+    caption: str | None = None  # None: written from the kind, protocol and datasets
+    label: str | None = None  # None: tab:<name>
+    placement: str = "auto"
+    layout: str = "auto"
+    ci: bool = False  # 95% bootstrap CIs in the cells (the CSV always has them)
+    significance: bool = False  # mark SAM cells that differ significantly from the best baseline
+    against: tuple[str, ...] | None = None  # significance tables: the comparison rows (None: every other method)
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,7 @@ class FigureSpec:
     metric: str | None = None  # category_bars
     curves: tuple[str, ...] = DEFAULT_CURVE_PANELS  # curves
     examples: ExampleRule | None = None  # qualitative
+    outline: bool = False  # qualitative: outline the ground truth on every map (thin defects stay visible)
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,7 @@ class Definition:
     description: str = ""
     sources: tuple[Path, ...] = field(default=())  # this file and every file it extends
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where reproduce runs (samis.experiments.cluster)
+    display_names: dict = field(default_factory=dict)  # method id or glob -> printed name
 
     def dataset(self, label: str) -> DatasetSpec:
         for spec in self.datasets:
@@ -417,15 +428,28 @@ def _tables(c: Checker, value: Any, datasets) -> tuple[TableSpec, ...]:
     out = []
     for i, item in enumerate(c.items(value, ("tables",), "tables ({kind: main, protocol: steel})", allow_empty=True)):
         path = ("tables", i)
-        c.mapping(item, path, ("kind", "name", "protocol", "units", "methods", "metrics", "formats"), required=("kind",))
+        c.mapping(item, path, ("kind", "name", "protocol", "units", "methods", "metrics", "formats", "caption", "label",
+                               "placement", "layout", "ci", "significance", "against"), required=("kind",))
         kind = c.string(item["kind"], path + ("kind",), TABLE_KINDS)
+        extra = {
+            "caption": c.string(item["caption"], path + ("caption",)) if "caption" in item else None,
+            "label": c.string(item["label"], path + ("label",)) if "label" in item else None,
+            "placement": c.string(item["placement"], path + ("placement",), PLACEMENTS) if "placement" in item else "auto",
+            "layout": c.string(item["layout"], path + ("layout",), LAYOUTS) if "layout" in item else "auto",
+            "ci": c.boolean(item["ci"], path + ("ci",)) if "ci" in item else False,
+            "significance": c.boolean(item["significance"], path + ("significance",)) if "significance" in item else False,
+            "against": c.strings(item["against"], path + ("against",)) if "against" in item else None,
+        }
+        if extra["against"] is not None and kind != "significance":
+            raise c.fail(path + ("against",), f"'against' applies to significance tables, not {kind}")
         protocol = _protocol(c, item, path, _all_protocols(datasets))
         units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
         methods = c.strings(item["methods"], path + ("methods",)) if "methods" in item else None
         metrics = c.strings(item["metrics"], path + ("metrics",), PROTOCOL_METRICS[protocol]) if "metrics" in item else None
         formats = c.strings(item["formats"], path + ("formats",), TABLE_FORMATS) if "formats" in item else TABLE_FORMATS
         name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else f"{kind}-{protocol}"
-        out.append(TableSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods, metrics=metrics, formats=formats))
+        out.append(TableSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods, metrics=metrics,
+                             formats=formats, **extra))
     _unique_names(c, out, "tables")
     return tuple(out)
 
@@ -434,7 +458,7 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
     if value is None:
         return ()
     out = []
-    keys = ("kind", "name", "protocol", "units", "methods", "metric", "curves", "examples")
+    keys = ("kind", "name", "protocol", "units", "methods", "metric", "curves", "examples", "outline")
     for i, item in enumerate(c.items(value, ("figures",), "figures ({kind: curves})", allow_empty=True)):
         path = ("figures", i)
         c.mapping(item, path, keys, required=("kind",))
@@ -445,7 +469,8 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
             protocol = _protocol(c, item, path, _all_protocols(datasets))
         units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
         methods = c.strings(item["methods"], path + ("methods",)) if "methods" in item else None
-        for key, allowed_kind in (("metric", "category_bars"), ("curves", "curves"), ("examples", "qualitative")):
+        for key, allowed_kind in (("metric", "category_bars"), ("curves", "curves"), ("examples", "qualitative"),
+                                  ("outline", "qualitative")):
             if key in item and kind != allowed_kind:
                 raise c.fail(path + (key,), f"{key!r} applies to {allowed_kind} figures, not {kind}")
         metric = None
@@ -457,7 +482,8 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
         examples = _examples(c, item.get("examples"), path + ("examples",), protocol) if kind == "qualitative" else None
         name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else f"{kind}-{protocol}"
         out.append(FigureSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods,
-                              metric=metric, curves=curves if kind == "curves" else DEFAULT_CURVE_PANELS, examples=examples))
+                              metric=metric, curves=curves if kind == "curves" else DEFAULT_CURVE_PANELS, examples=examples,
+                              outline=c.boolean(item["outline"], path + ("outline",)) if "outline" in item else False))
     _unique_names(c, out, "figures")
     return tuple(out)
 
@@ -514,6 +540,11 @@ def load_definition(path: str | os.PathLike, check_paths: bool = True) -> Defini
     baselines = _baselines(c, data.get("baselines"), datasets)
     tables = _tables(c, data.get("tables"), datasets)
     figures = _figures(c, data.get("figures"), datasets)
+    display_names = {}
+    if data.get("display_names") is not None:
+        if not isinstance(data["display_names"], dict):
+            raise c.expected(("display_names",), "a mapping of method id or glob to printed name", data["display_names"])
+        display_names = {str(k): c.string(v, ("display_names", k)) for k, v in data["display_names"].items()}
     output = c.path(data["output"], ("output",), None) if "output" in data else Path.cwd() / "results" / name
     if "predictions" in data:
         predictions = c.path(data["predictions"], ("predictions",), None)
@@ -522,6 +553,6 @@ def load_definition(path: str | os.PathLike, check_paths: bool = True) -> Defini
     return Definition(
         name=name, path=top, datasets=datasets, models=models, modes=modes, baselines=baselines,
         protocols=_all_protocols(datasets), tables=tables, figures=figures, seed=seed, output=output,
-        predictions=predictions, description=description, sources=files,
+        predictions=predictions, description=description, sources=files, display_names=display_names,
         executor=executor_from_definition(c, data.get("executor")),
     )

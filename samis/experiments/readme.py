@@ -83,9 +83,13 @@ def write_readme(definition: Definition) -> Path:
         lines += ["", "## Stored baselines", ""]
         for label, b in d.baselines.items():
             lines.append(f"- {label}: `{_show(b.root, d)}`: {', '.join(b.method_names())}")
-    lines += ["", "## Results", ""]
+    lines += ["", "## Results", "",
+              "The whole report in a browser: [index.html](index.html) (sortable tables with confidence intervals, "
+              "figures, a per-image browser; opens from the file system).", "",
+              "Scores per method and per image (kept out of version control; "
+              f"`samis reproduce {_show(d.path, d)} --only evaluate` writes them from the maps):", ""]
     for p in sorted((out / "results").rglob("*.csv")) if (out / "results").is_dir() else []:
-        lines.append(f"- [{_rel(p, out)}]({_rel(p, out)})")
+        lines.append(f"- `{_rel(p, out)}`")
     lines += ["", "## Tables", ""]
     for t in d.tables:
         md = layout.tables / f"{t.name}.md"

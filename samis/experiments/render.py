@@ -19,6 +19,7 @@ from samis.experiments.definition import Definition, FigureSpec, TableSpec, matc
 from samis.experiments.fingerprint import sidecar
 from samis.experiments.layout import TABLE_SUFFIX, Layout
 from samis.imageio import atomic_write_bytes
+from samis.report.names import display_name
 
 TIME_COLUMN = "time_per_image_s"
 
@@ -81,7 +82,7 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
     from samis.report.categories import per_category
     from samis.report.inputs import read_per_image, read_results
 
-    kind = "per_image" if spec.kind == "categories" else "summary"
+    kind = "per_image" if spec.kind in ("categories", "significance") else "summary"
     frames, inputs, missing = [], [], []
     for ref in spec.units:
         files = _unit_files(layout, definition, ref, spec.protocol, kind)
@@ -90,11 +91,12 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
             continue
         inputs += files
         frame = read_per_image(files) if kind == "per_image" else read_results(files)
-        frame = _select(frame, spec.methods if spec.methods is not None else (("SAM-*",) if spec.kind == "sam_modes" else None))
+        frame = _select(frame, _method_patterns(spec))
         if spec.kind == "sam_modes":
             label = definition.unit(ref)[0].label
             models = {name: m.name for m in definition.models for name in layout.sam_methods() if name.startswith(f"SAM-{m.name}-")}
-            frame[TIME_COLUMN] = [time_per_image(layout, label, m, models.get(m, "")) for m in frame["method"]]
+            frame[TIME_COLUMN] = pd.to_numeric(pd.Series([time_per_image(layout, label, m, models.get(m, "")) for m in frame["method"]],
+                                                         index=frame.index, dtype=object), errors="coerce")
             inputs += sorted(layout.timing_dir(label).glob("*.json")) if layout.timing_dir(label).is_dir() else []
         frames.append(_relabel(frame, definition, ref))
     frames = [f for f in frames if not f.empty]
@@ -102,12 +104,63 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
         return None, inputs, missing
     frame = pd.concat(frames, ignore_index=True, sort=False)
     if spec.kind == "categories":
-        frame = per_category(frame, metrics=list(spec.metrics) if spec.metrics else None)
+        frame = per_category(frame)  # every metric: the CSV keeps the wide form, the tables show a few
     return frame, inputs, missing
 
 
+def _per_image_units(layout: Layout, definition: Definition, spec: TableSpec):
+    """Per unit: (per-image frame of the table's methods, per-image curves by method, files read)."""
+    from samis.report.bootstrap import read_image_curves
+    from samis.report.inputs import read_per_image
+
+    out, inputs = [], []
+    for ref in spec.units:
+        files = _unit_files(layout, definition, ref, spec.protocol, "per_image")
+        if not files:
+            continue
+        frame = _select(read_per_image(files), _method_patterns(spec))
+        curve_files = _unit_files(layout, definition, ref, spec.protocol, "image_curves") if spec.protocol == "sod" else []
+        curves = {}
+        for path in curve_files:
+            curves.update(read_image_curves(path))
+        inputs += files + curve_files
+        out.append((_relabel(frame, definition, ref), curves))
+    return out, inputs
+
+
+def _method_patterns(spec: TableSpec):
+    return spec.methods if spec.methods is not None else (("SAM-*",) if spec.kind == "sam_modes" else None)
+
+
+def _statistics(units, every, metrics, spec: TableSpec, seed: int):
+    """CIs of ``every`` metric (always: they go into the CSV) and, with ``significance: true``, a mark on
+    each SAM cell of the shown ``metrics`` that differs from the best ranked non-SAM method of its column
+    (Wilcoxon, Holm across the shown cells)."""
+    from samis.report.bootstrap import confidence_intervals
+
+    cis = pd.concat([confidence_intervals(frame, every, curves, seed=seed) for frame, curves in units], ignore_index=True) if units else None
+    sups = {}
+    if spec.significance and units:
+        from samis.report.significance import marks_against_best
+
+        sups = marks_against_best(pd.concat([f for f, _ in units], ignore_index=True), metrics, seed=seed)
+    return cis, sups
+
+
+def _caption(definition: Definition, spec: TableSpec) -> str:
+    if spec.caption:
+        return spec.caption
+    from samis.report.style import dataset_label
+
+    units = ", ".join(dataset_label(definition.unit(r)[0].name, definition.unit(r)[1]) if definition.unit(r)[0].name != "folder" else r
+                      for r in spec.units)
+    what = {"main": "Results", "categories": "Results per defect category", "sam_modes": "SAM prompt modes, with seconds per image",
+            "significance": "Paired comparisons"}[spec.kind]
+    return f"{what} ({spec.protocol} protocol; {units})."
+
+
 def render_tables(definition: Definition, echo=print) -> list[Path]:
-    from samis.report.tables import render
+    from samis.report.presets import default_metrics
 
     layout = Layout(definition)
     written = []
@@ -118,26 +171,90 @@ def render_tables(definition: Definition, echo=print) -> list[Path]:
         if frame is None:
             echo(f"tables: {spec.name}: nothing to tabulate, skipped")
             continue
+        units, stat_inputs = _per_image_units(layout, definition, spec) if spec.kind != "categories" else ([], [])
         outputs = [layout.tables / f"{spec.name}{TABLE_SUFFIX[f]}" for f in spec.formats]
-        stamp, state = _stamp_path(layout.tables, spec.name), _state(spec, inputs)
+        stamp, state = _stamp_path(layout.tables, spec.name), _state(spec, inputs + stat_inputs)
+        state["display_names"] = definition.display_names
         if _fresh(stamp, state):
             echo(f"tables: {spec.name}: up to date, skipped")
             written += outputs
             continue
-        metrics = list(spec.metrics) if spec.metrics else None
-        if spec.kind == "sam_modes" and metrics:
-            metrics.append(TIME_COLUMN)
+        metrics = list(spec.metrics or default_metrics(spec.kind, spec.protocol))
+        if spec.kind == "significance":
+            texts = _significance_texts(definition, spec, units, metrics)
+        else:
+            texts = _table_texts(definition, spec, frame, units, metrics)
         for fmt, path in zip(spec.formats, outputs):
-            text = render(frame, fmt=fmt, metrics=metrics, style=spec.protocol, label=f"tab:{spec.name}",
-                          caption=f"{definition.name}: {spec.kind.replace('_', ' ')} ({spec.protocol} protocol)")
-            atomic_write_bytes(path, text.encode())
+            atomic_write_bytes(path, texts[fmt].encode())
         _stamp(stamp, state, outputs)
         echo(f"tables: {spec.name}: {', '.join(p.name for p in outputs)}")
         written += outputs
     return written
 
 
+_ENV = {"auto": "auto", "column": "table", "page": "table*"}
+
+
+def _table_texts(definition: Definition, spec: TableSpec, frame: pd.DataFrame, units, metrics) -> dict[str, str]:
+    from samis.report.categories import metric_columns
+    from samis.report.tables import render
+
+    every = [m for m in metric_columns(frame) if m != TIME_COLUMN]  # the CSV keeps every metric, with its CI
+    cis, sups = _statistics(units, every, metrics, spec, definition.seed) if units else (None, {})
+    if spec.kind == "sam_modes":
+        metrics = metrics + [TIME_COLUMN]
+    opts = dict(metrics=metrics, style=spec.protocol, display_names=definition.display_names, cis=cis, show_ci=spec.ci,
+                sups=sups, sup_note="* differs from the best baseline of its column (Wilcoxon signed-rank, Holm-corrected, p < .05).",
+                latex_env=_ENV[spec.placement], layout=spec.layout)
+    label = spec.label or f"tab:{spec.name}"
+    out = {"csv": render(frame, fmt="csv", **dict(opts, metrics=None))}
+    if spec.kind != "categories":
+        caption = _caption(definition, spec)
+        out["md"] = render(frame, fmt="md", caption=caption, **opts)
+        out["latex"] = render(frame, fmt="latex", caption=caption, label=label, **opts)
+        return out
+    # One table per dataset: categories as column groups; a wide breakdown of every dataset fits no page.
+    parts = list(frame.groupby(["dataset", "split"], sort=False))
+    md, tex = [], []
+    for i, ((ds, sp), part) in enumerate(parts):
+        from samis.report.style import dataset_label
+
+        caption = (f"{spec.caption.rstrip('.')}: {dataset_label(ds, sp)}." if spec.caption
+                   else f"Results per defect category on {dataset_label(ds, sp)} ({spec.protocol} protocol).")
+        md.append(render(part, fmt="md", caption=caption, **opts))
+        tex.append(render(part, fmt="latex", caption=caption, label=label if len(parts) == 1 else f"{label}-{i + 1}", **opts))
+    return {"csv": out["csv"], "md": "\n".join(md), "latex": "\n".join(tex)}
+
+
+def _significance_texts(definition: Definition, spec: TableSpec, units, metrics) -> dict[str, str]:
+    from samis.report.significance import default_pairs, paired_tests, render_significance
+
+    against = None
+    if spec.against is not None:
+        available = list(dict.fromkeys(m for f, _ in units for m in f["method"]))
+        against = match_methods(spec.against, available)
+    per_image = pd.concat([f for f, _ in units], ignore_index=True)
+    tests = paired_tests(per_image, metrics, lambda ms: default_pairs(ms, against), seed=definition.seed)
+    label = spec.label or f"tab:{spec.name}"
+    return {fmt: render_significance(tests, fmt, caption=spec.caption, label=label, style=spec.protocol,
+                                     display_names=definition.display_names, placement=_ENV[spec.placement])
+            for fmt in ("csv", "md", "latex")}
+
+
 # --- figures ------------------------------------------------------------------------------------
+def experiment_palette(layout: Layout) -> dict[str, dict]:
+    """One line style and colour per method of the whole experiment (every stored baseline of every
+    dataset, then every SAM method), so a method looks the same in every curve, bar chart and grid."""
+    from samis.report.plotstyle import method_styles
+
+    methods = []
+    for spec, split in layout.definition.units():
+        for source in layout.sources(spec, split):
+            methods += [m for m in source.methods if m not in methods]
+    return method_styles(methods)
+
+
+
 def _method_dirs(layout: Layout, definition: Definition, ref: str, methods: list[str]) -> dict[str, Path]:
     spec, split = definition.unit(ref)
     dirs = {}
@@ -155,17 +272,20 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
 
     label, split = ref.split("/", 1)
     title = f"{label} ({split})"
+    palette = experiment_palette(layout)
+    names = {m: display_name(m, definition.display_names) for m in palette}
     if spec.kind == "curves":
         files = _unit_files(layout, definition, ref, spec.protocol, "curves")
         _, curves, _ = read_curves(files)
         available = list(curves)
         methods = match_methods(spec.methods, available)
-        return plot_curves(files, stem, methods=methods, title=title, kinds=spec.curves)
+        return plot_curves(files, stem, methods=methods, title=title, kinds=spec.curves, styles=palette, names=names)
     per_image = _relabel(read_per_image(_unit_files(layout, definition, ref, spec.protocol, "per_image")), definition, ref)
     per_image = _select(per_image, spec.methods)
     methods = list(dict.fromkeys(per_image["method"]))
     if spec.kind == "category_bars":
-        return figures.category_bars(per_image, spec.metric, stem, methods=methods, seed=definition.seed, title=title)
+        return figures.category_bars(per_image, spec.metric, stem, methods=methods, seed=definition.seed, title=title,
+                                     colors={m: st["color"] for m, st in palette.items()}, names=names)
     rule = spec.examples
     full = _relabel(read_per_image(_unit_files(layout, definition, ref, spec.protocol, "per_image")), definition, ref)
     if rule.rule == "stems":
@@ -185,7 +305,8 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
     samples = unit.open(split).samples()
     dirs = _method_dirs(layout, definition, ref, methods)
     rows = figures.examples_from_samples(samples, list(chosen["stem"]), dirs, notes=notes)
-    return figures.qualitative_grid(rows, list(dirs), stem)
+    return figures.qualitative_grid(rows, list(dirs), stem, column_titles={m: names.get(m, m) for m in dirs},
+                                    contour=spec.outline, colors={m: st["color"] for m, st in palette.items()})
 
 
 def render_figures(definition: Definition, echo=print) -> list[Path]:
@@ -204,6 +325,7 @@ def render_figures(definition: Definition, echo=print) -> list[Path]:
                 inputs += [sidecar(layout.results_base(label, split, s)) for s in ("baselines", "sam")]
                 inputs = [p for p in inputs if p.is_file()]
             stamp, state = _stamp_path(layout.figures, name), _state(spec, inputs)
+            state["look"] = {"names": definition.display_names, "palette": list(experiment_palette(layout))}
             if _fresh(stamp, state):
                 echo(f"figures: {name}: up to date, skipped")
                 written += json.loads(stamp.read_text())["outputs"]

@@ -1,4 +1,4 @@
-"""``reproduce``: a definition in, SAM maps, results, tables, figures and a README out, resumably.
+"""``reproduce``: a definition in, SAM maps, results, tables, figures, a README and index.html out, resumably.
 
 Every step skips what is already done (maps by stem, results by fingerprint, tables and figures by
 stamp), so a second call is fast and a crashed call resumes. ``shard="i/n"`` runs only the SAM
@@ -50,4 +50,8 @@ def reproduce(definition: Definition | str | os.PathLike, only: str | None = Non
     from samis.experiments.readme import write_readme
 
     write_readme(definition)
+    if {"tables", "figures"} & set(steps):
+        from samis.report.html import write_html
+
+        write_html(definition, echo=echo)
     return definition.output

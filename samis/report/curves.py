@@ -32,7 +32,7 @@ def _select(curves: dict, methods) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
-def _draw(ax, kind: str, thresholds, curves, methods, styles) -> None:
+def _draw(ax, kind: str, thresholds, curves, methods, styles, names=None) -> None:
     title, xlabel, ylabel = PANELS[kind]
     for m in methods:
         c = curves[m]
@@ -46,7 +46,7 @@ def _draw(ax, kind: str, thresholds, curves, methods, styles) -> None:
                 continue
             x, y = thresholds, c[key]
         ok = np.isfinite(x) & np.isfinite(y)
-        ax.plot(x[ok], y[ok], label=m, **styles[m])
+        ax.plot(x[ok], y[ok], label=(names or {}).get(m, m), **styles[m])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -64,12 +64,14 @@ def _legend(fig, axes, width_in: float) -> None:
 
 
 def plot_curves(npz_paths, out_stem, methods=None, title: str | None = None, separate: bool = False,
-                kinds=("pr", "fm")) -> list[Path]:
+                kinds=("pr", "fm"), styles: dict | None = None, names: dict | None = None) -> list[Path]:
     """Draw the curves of ``methods`` (default: all, in file order) and save PDF + 300 dpi PNG.
 
     Side by side (default): ``STEM.pdf``/``STEM.png``, page width. ``separate=True``: one column-width
     figure per kind, ``STEM-pr.*``, ``STEM-fm.*`` (and ``STEM-em.*`` when ``kinds`` has ``em``).
     The title defaults to the dataset named in ``FILE.csv`` beside each NPZ. Returns the written paths.
+    ``styles``: method -> line style (an experiment's palette, so a method keeps its colour in every
+    figure); ``names``: method -> legend label.
     """
     bad = [k for k in kinds if k not in PANELS]
     if bad or not kinds:
@@ -85,7 +87,7 @@ def plot_curves(npz_paths, out_stem, methods=None, title: str | None = None, sep
             )
         title = labels[0] if labels else Path(paths[0]).name.split(".")[0]
     # SAM rows are drawn last so they sit on top, but the legend keeps the requested order.
-    styles = method_styles(chosen)
+    styles = {**method_styles(chosen), **(styles or {})}
     plt = pyplot()
     written = []
     with plt.rc_context(RC):
@@ -95,7 +97,7 @@ def plot_curves(npz_paths, out_stem, methods=None, title: str | None = None, sep
                                      layout="constrained", squeeze=False)
             axes = list(axes[0])
             for ax, kind in zip(axes, kinds):
-                _draw(ax, kind, thresholds, curves, chosen, styles)
+                _draw(ax, kind, thresholds, curves, chosen, styles, names)
             fig.suptitle(title, fontweight="bold")
             _legend(fig, axes, width)
             written += save_figure(fig, out_stem)
@@ -105,7 +107,7 @@ def plot_curves(npz_paths, out_stem, methods=None, title: str | None = None, sep
             for kind in kinds:
                 rows = -(-len(chosen) // legend_columns(chosen, COLUMN_WIDTH_IN))
                 fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.8 + 0.17 * rows), layout="constrained")
-                _draw(ax, kind, thresholds, curves, chosen, styles)
+                _draw(ax, kind, thresholds, curves, chosen, styles, names)
                 ax.set_title(f"{title}: {PANELS[kind][0].lower().replace('f-measure', 'F-measure').replace('e-measure', 'E-measure')}")
                 _legend(fig, [ax], COLUMN_WIDTH_IN)
                 written += save_figure(fig, stem.with_name(f"{stem.name}-{kind}"))

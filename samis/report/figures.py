@@ -21,6 +21,7 @@ from samis.report.stats import CI_METHODS, mean_ci
 from samis.report.style import dataset_label, lower_is_better
 
 MAP_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+PAD_GRAY = 235  # padding around an image whose aspect differs from its row's: light, unlike any map's black
 WHICH = ("best", "median", "worst")
 
 
@@ -165,9 +166,21 @@ def _as_example(row) -> Example:
     raise ConfigError(f"qualitative_grid rows must be Example or dict, got {type(row).__name__}")
 
 
+def _pad_to(arr: np.ndarray, aspect: float, fill: int = PAD_GRAY) -> np.ndarray:
+    """Pad (never resize) ``arr`` to height/width = ``aspect``, centred: a tall image in a wide cell keeps its shape."""
+    h, w = arr.shape[:2]
+    if abs(h / w - aspect) < 1e-3:
+        return arr
+    th, tw = (h, int(round(h / aspect))) if h / w > aspect else (int(round(w * aspect)), w)
+    out = np.full((th, tw) + arr.shape[2:], fill, dtype=arr.dtype)
+    y, x = (th - h) // 2, (tw - w) // 2
+    out[y:y + h, x:x + w] = arr
+    return out
+
+
 def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None, width_in: float = PAGE_WIDTH_IN,
                      max_cell_in: float = 1.15, contour: bool = False, image_title: str = "Image",
-                     gt_title: str = "GT") -> list[Path]:
+                     gt_title: str = "GT", colors: dict | None = None) -> list[Path]:
     """The qualitative figure: one row per example (labelled stem + category), columns image, GT, then ``columns``.
 
     rows: ``Example``s or dicts (``stem, image, gt, maps={column: array|path}, category, note``).
@@ -175,6 +188,9 @@ def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None,
     Every map is resized to its ground truth (bilinear) and drawn on the 0..255 gray scale, so a
     faint map looks faint. ``contour=True`` outlines the ground truth on each map. The figure is
     laid out at a fixed size (no cropping), so the PNG is exactly ``round(width * 300)`` pixels wide.
+    A row is as tall as its image's aspect asks, up to 2:1; a taller (or wider) image is padded with
+    light gray inside its cells, never squashed. ``colors``: method -> colour of a bar under its title,
+    the colour the method has in the experiment's curves and bar charts.
     """
     rows = [_as_example(r) for r in rows]
     if not rows:
@@ -203,7 +219,7 @@ def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None,
             m = _load(ex.maps.get(c), "map")
             maps.append(None if m is None else _resize(m if m.ndim == 2 else m.mean(axis=2).astype(np.uint8), gt.shape[:2]))
         loaded.append((ex, image, gt > 127, maps))
-    heights = [cell_w * min(2.0, g.shape[0] / g.shape[1]) for _, _, g, _ in loaded]
+    heights = [cell_w * min(2.0, max(0.25, g.shape[0] / g.shape[1])) for _, _, g, _ in loaded]
     height_in = title_h + sum(heights) + gap * (len(rows) - 1) + pad
     W, H = round(width_in * PNG_DPI) / PNG_DPI, round(height_in * PNG_DPI) / PNG_DPI
 
@@ -213,7 +229,9 @@ def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None,
         y = H - title_h
         for r, ((ex, image, gt, maps), h) in enumerate(zip(loaded, heights)):
             y -= h
-            cells = [image, gt.astype(np.uint8) * 255] + maps
+            aspect = h / cell_w
+            gt_pad = _pad_to(gt, aspect, fill=False)
+            cells = [_pad_to(a, aspect) if a is not None else None for a in [image, gt.astype(np.uint8) * 255] + maps]
             for c, arr in enumerate(cells):
                 x = label_w + c * (cell_w + gap)
                 ax = fig.add_axes((x / W, y / H, cell_w / W, h / H))
@@ -229,14 +247,17 @@ def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None,
                     kw = {} if arr.ndim == 3 else {"cmap": "gray", "vmin": 0, "vmax": 255}
                     ax.imshow(arr, interpolation="nearest", aspect="auto", **kw)
                     if contour and c >= 2 and gt.any():
-                        ax.contour(gt.astype(float), levels=[0.5], colors=["#00e5ff"], linewidths=0.5)
+                        ax.contour(gt_pad.astype(float), levels=[0.5], colors=["#00e5ff"], linewidths=0.6)
                 if r == 0:
-                    ax.set_title(wrapped[c], fontsize=7, pad=2, linespacing=1.0)
+                    ax.set_title(wrapped[c], fontsize=7.5, pad=3 if colors else 2, linespacing=1.0)
+                    if colors and c >= 2 and columns[c - 2] in colors:  # the method's colour in the other figures
+                        ax.plot([0.1, 0.9], [1.02, 1.02], color=colors[columns[c - 2]], linewidth=2.0,
+                                transform=ax.transAxes, clip_on=False, solid_capstyle="butt")
                 if c == 0:
                     label = ex.stem if not ex.category or ex.stem.startswith(ex.category) else f"{ex.stem} ({ex.category})"
                     if ex.note:
                         label += f"\n{ex.note}"
-                    ax.set_ylabel(label, fontsize=6, labelpad=2, linespacing=1.0)
+                    ax.set_ylabel(label, fontsize=7, labelpad=2, linespacing=1.0)
             y -= gap
         paths = save_figure(fig, out_stem, tight=False)
         plt.close(fig)
@@ -247,11 +268,12 @@ def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None,
 
 def category_bars(per_image_df, metric: str, out_stem, methods=None, categories=None, ci: str = "bootstrap",
                   level: float = 0.95, seed: int = 0, overall: bool = True, dataset=None, split=None,
-                  title: str | None = None) -> list[Path]:
+                  title: str | None = None, colors: dict | None = None, names: dict | None = None) -> list[Path]:
     """Grouped bars: mean ``metric`` per category (x) for each method (bar), with CI error bars.
 
     ci: ``bootstrap`` (2000 resamples, fixed ``seed``), ``t`` (Student t), or ``none``. ``overall``
     adds an ``All`` group. Images whose metric is undefined (NaN) are left out of that mean.
+    ``colors``: method -> fill (an experiment's palette); ``names``: method -> legend label.
     """
     if ci not in CI_METHODS:
         raise ConfigError(f"ci={ci!r}: use one of {', '.join(CI_METHODS)}")
@@ -277,7 +299,7 @@ def category_bars(per_image_df, metric: str, out_stem, methods=None, categories=
             vals = part.loc[part["method"] == m, metric].astype(float).to_numpy()
             stats[(g, m)] = mean_ci(vals, level=level, method=ci, seed=seed)
 
-    colors = bar_colors(methods)
+    colors = {**bar_colors(methods), **(colors or {})}
     plt = pyplot()
     from matplotlib import patheffects
 
@@ -296,7 +318,7 @@ def category_bars(per_image_df, metric: str, out_stem, methods=None, categories=
             hi = np.array([stats[(g, m)][2] for g in groups])
             highs += [v for v in hi if np.isfinite(v)]
             err = np.vstack([means - lo, hi - means])
-            ax.bar(x - 0.4 + bw * (i + 0.5), np.nan_to_num(means), bw * 0.92, color=colors[m], label=m,
+            ax.bar(x - 0.4 + bw * (i + 0.5), np.nan_to_num(means), bw * 0.92, color=colors[m], label=(names or {}).get(m, m),
                    edgecolor="white", linewidth=0.3, zorder=2)
             if ci != "none":
                 eb = ax.errorbar(x - 0.4 + bw * (i + 0.5), means, yerr=np.nan_to_num(err), fmt="none", ecolor="#222222",

@@ -35,6 +35,8 @@ class Column:
     values: list
     texts: list
     marks: list
+    cis: list = field(default_factory=list)  # (low, high) texts per row, or None, when CIs are shown
+    sups: list = field(default_factory=list)  # superscript mark per row (significance), "" for none
 
 
 @dataclass
@@ -56,17 +58,22 @@ class Table:
     notes: list
     caption: str | None
     blocks: list  # index of the first row of each block after the first (for separators)
+    names: list = field(default_factory=list)  # printed method names (display_names), row order
 
 
 def _rank_marks(texts, values, rankable, lower_better):
-    """``best``/``second`` for the top two distinct printed values among rankable cells."""
+    """``best``/``second`` for the top two distinct printed values among rankable cells.
+
+    "Second" needs at least three ranked rows: with two, the second is simply the worst.
+    """
     marks = [""] * len(values)
     cand = [(float(t) if _is_number(t) else v, i) for i, (t, v) in enumerate(zip(texts, values))
             if rankable[i] and not math.isnan(v)]
     if not cand:
         return marks
     distinct = sorted({c for c, _ in cand}, reverse=not lower_better)
-    for label, target in zip(("best", "second"), distinct[:2]):
+    labels = ("best", "second") if len(cand) >= 3 else ("best",)
+    for label, target in zip(labels, distinct[:2]):
         for c, i in cand:
             if c == target:
                 marks[i] = label
@@ -82,7 +89,8 @@ def _is_number(text: str) -> bool:
 
 
 def build_table(results, metrics=None, order: str = "grouped", style: str = "sod", decimals: int | None = None,
-                unranked=(), rank=(), caption: str | None = None) -> Table:
+                unranked=(), rank=(), caption: str | None = None, display_names: dict | None = None,
+                cis=None, sups: dict | None = None, sup_note: str | None = None) -> Table:
     """The table model. ``results``: results CSV path(s) or frame(s), see ``render`` for the options."""
     df = read_results(results)
     if style not in STYLES:
@@ -140,6 +148,8 @@ def build_table(results, metrics=None, order: str = "grouped", style: str = "sod
     else:
         methods = _sort_by_metric(methods, order, group_keys, indexed, key_cols)
 
+    ci_index = _ci_index(cis, key_cols)
+    sups = sups or {}
     # A breakdown of one dataset names its groups by category alone; the dataset goes in the caption.
     one_set = has_cat and len({k[:2] for k in group_keys}) == 1
     groups = []
@@ -158,7 +168,9 @@ def build_table(results, metrics=None, order: str = "grouped", style: str = "sod
             lb = lower_is_better(metric)
             rankable = [not unr[m] for m in methods]
             marks = _rank_marks(texts, values, rankable, lb) if ranked_metric[metric] else [""] * len(methods)
-            cols.append(Column(metric, ranked_metric[metric], lb, values, texts, marks))
+            ci_texts = [_ci_texts(ci_index, (m,) + tuple(key), metric, fmt_opts) for m in methods] if ci_index is not None else []
+            col_sups = [sups.get((m, tuple(key), metric), "") for m in methods]
+            cols.append(Column(metric, ranked_metric[metric], lb, values, texts, marks, ci_texts, col_sups))
         if not cols:
             continue
         n_img = {}
@@ -171,9 +183,38 @@ def build_table(results, metrics=None, order: str = "grouped", style: str = "sod
 
     unranked_flags = [unr[m] for m in methods]
     notes = _notes(methods, unranked_flags, groups, metrics, ranked_metric)
+    if ci_index is not None:
+        notes.append("± : half-width of the 95% bootstrap confidence interval over images.")
+    if sup_note and any(s for g in groups for c in g.columns for s in c.sups):
+        notes.append(sup_note)
     if caption is None and (len(groups) == 1 or one_set):
         caption = dataset_label(*groups[0].key[:2]) + (" per category" if one_set else "")
-    return Table(methods, unranked_flags, [sam[m] for m in methods], groups, notes, caption, blocks)
+    from samis.report.names import display_name
+
+    names = [display_name(m, display_names) for m in methods]
+    return Table(methods, unranked_flags, [sam[m] for m in methods], groups, notes, caption, blocks, names)
+
+
+def _ci_index(cis, key_cols):
+    """CIs (a frame with ``<metric>_lo``/``<metric>_hi`` columns, see samis.report.bootstrap) by row key."""
+    if cis is None:
+        return None
+    frame = cis if isinstance(cis, pd.DataFrame) else pd.concat(list(cis), ignore_index=True)
+    keys = [c for c in ["method"] + key_cols if c in frame.columns]
+    if keys != ["method"] + key_cols:
+        return None
+    return frame.drop_duplicates(keys).set_index(keys)
+
+
+def _ci_texts(index, idx, metric, fmt_opts):
+    """The CI of one cell as printed: its half-width (``.021``), or None when unknown."""
+    lo_col, hi_col = f"{metric}_lo", f"{metric}_hi"
+    if idx not in index.index or lo_col not in index.columns:
+        return None
+    lo, hi = index.at[idx, lo_col], index.at[idx, hi_col]
+    if pd.isna(lo) or pd.isna(hi):
+        return None
+    return format_value((float(hi) - float(lo)) / 2, **fmt_opts)
 
 
 def _sort_by_metric(methods, spec, group_keys, indexed, key_cols):
@@ -206,9 +247,10 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
             notes.append("† Not ranked: an oracle uses the ground truth to pick its output, so it is an upper bound, not a zero-shot result.")
         else:
             notes.append("† Not ranked against the other methods.")
-    unranked_cols = [m for m in metrics if not ranked_metric[m]]
+    shown = {c.metric for g in groups for c in g.columns}
+    unranked_cols = [m for m in metrics if not ranked_metric[m] and m in shown]
     if unranked_cols:
-        notes.append(f"Not ranked: {', '.join(header_name(m) for m in unranked_cols)} (use --rank to rank a column).")
+        notes.append(f"Not ranked: {', '.join(header_name(m) for m in unranked_cols)}.")
     if any(math.isnan(v) for g in groups for c in g.columns for v in c.values):
         notes.append("– : no result for that method on that dataset.")
     for g in groups:
@@ -220,8 +262,9 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
     return notes
 
 
-def _to_csv(table: Table, results, metrics) -> str:
-    """The merged results as tidy rows (one per method x dataset), table order, full precision."""
+def _to_csv(table: Table, results, metrics, cis=None) -> str:
+    """The merged results as tidy rows (one per method x dataset), table order, full precision,
+    with each metric's 95% CI (``<metric>_lo``, ``<metric>_hi``) after it when CIs are given."""
     df = read_results(results)
     cols_used = [c.metric for g in table.groups for c in g.columns]
     keep = [c for c in ["method", "dataset", "split", "category", "n_images"] if c in df.columns]
@@ -231,12 +274,19 @@ def _to_csv(table: Table, results, metrics) -> str:
     key_cols = ["dataset", "split"] + (["category"] if "category" in df.columns else [])
     df = df.assign(_r=df["method"].map(rank), _g=[gorder.get(k, len(gorder)) for k in df[key_cols].itertuples(index=False, name=None)])
     df = df.sort_values(["_r", "_g"], kind="stable")
+    if cis is not None:
+        ci_frame = cis if isinstance(cis, pd.DataFrame) else pd.concat(list(cis), ignore_index=True)
+        on = [c for c in ["method"] + key_cols if c in ci_frame.columns]
+        bounds = [c for c in ci_frame.columns if c.endswith(("_lo", "_hi")) and c.rsplit("_", 1)[0] in keep]
+        df = df.merge(ci_frame[on + bounds].drop_duplicates(on), on=on, how="left")
+        keep = [k for c in keep for k in ([c, f"{c}_lo", f"{c}_hi"] if f"{c}_lo" in bounds else [c])]
     return df[keep].to_csv(index=False, lineterminator="\n")
 
 
 def render(results, fmt: str = "md", metrics=None, order: str = "grouped", style: str = "sod", decimals: int | None = None,
            unranked=(), rank=(), caption: str | None = None, label: str | None = None, latex_env: str = "table",
-           notes: bool = True) -> str:
+           notes: bool = True, display_names: dict | None = None, layout: str = "auto", cis=None, show_ci: bool = False,
+           sups: dict | None = None, sup_note: str | None = None) -> str:
     """The comparison table as Markdown, LaTeX (booktabs) or CSV text.
 
     results: results CSV path(s) or DataFrame(s) (``method, dataset, split, n_images, <metrics>``);
@@ -247,16 +297,22 @@ def render(results, fmt: str = "md", metrics=None, order: str = "grouped", style
     style: ``sod`` (0.259, 3 decimals) or ``steel`` (.2591, 4 decimals); ``decimals`` overrides.
     unranked: method names shown with a dagger and kept out of the ranking (names containing
         ``oracle`` always are). rank: extra columns (e.g. ``time_per_image_s``) to rank too.
-    latex_env: ``table``, ``table*`` or ``none`` (bare tabular).
+    latex_env: ``table`` (one column), ``table*`` (the page), ``auto`` (the narrowest that fits) or
+        ``none`` (bare tabular). layout: ``wide`` (a column group per dataset), ``stacked`` (a block of
+        rows per dataset, metrics as columns) or ``auto`` (wide when it fits the float, else stacked).
+    display_names: method id or glob -> printed name. cis: CI frame (samis.report.bootstrap); its
+        ``<metric>_lo/_hi`` columns go into the CSV, and with ``show_ci`` into the cells (``0.702 ± 0.021``).
+    sups: (method, group key, metric) -> superscript mark (significance), explained by ``sup_note``.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")
     table = build_table(results, metrics=metrics, order=order, style=style, decimals=decimals,
-                        unranked=unranked, rank=rank, caption=caption)
+                        unranked=unranked, rank=rank, caption=caption, display_names=display_names,
+                        cis=cis if show_ci else None, sups=sups, sup_note=sup_note)
     if fmt == "csv":
-        return _to_csv(table, results, metrics)
+        return _to_csv(table, results, metrics, cis)
     from samis.report import table_markup
 
     if fmt == "md":
         return table_markup.markdown(table, notes=notes)
-    return table_markup.latex(table, label=label, env=latex_env, notes=notes)
+    return table_markup.latex(table, label=label, env=latex_env, notes=notes, layout=layout)

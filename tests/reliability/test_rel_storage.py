@@ -191,7 +191,7 @@ def test_evaluate_out_on_full_or_read_only_disk(study, tmpfs, mode):
             "--out", out, "--no-progress", "--jobs", "1")
     assert_ok(samis_cli(*args))
     before = _files(tmpfs)
-    assert set(before) == {"res.csv", "res.per_image.csv", "res.curves.npz"}
+    assert set(before) == {"res.csv", "res.per_image.csv", "res.curves.npz", "res.image_curves.npz"}
     _make_stale(study.base)
     if mode == "full":
         _fill(tmpfs)
