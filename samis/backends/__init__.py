@@ -53,6 +53,14 @@ def family_available(family: str):
     return True if importlib.util.find_spec(module) is not None else f"needs {how}"
 
 
+def generator_kwargs(cfg) -> dict:
+    """An automatic configuration as the keyword arguments every family's stock generator takes."""
+    return dict(points_per_side=cfg.points_per_side, points_per_batch=cfg.points_per_batch,
+                pred_iou_thresh=cfg.pred_iou_thresh, stability_score_thresh=cfg.stability_score_thresh,
+                box_nms_thresh=cfg.box_nms_thresh, crop_n_layers=cfg.crop_n_layers,
+                min_mask_region_area=cfg.min_mask_region_area, output_mode="binary_mask")
+
+
 def load_object(ref: str):
     """The object a ``"module:Name"`` reference names (backends and mode runners are registered so)."""
     module, _, name = ref.partition(":")

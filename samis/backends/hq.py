@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from samis.backends import generator_kwargs
 from samis.backends.feature_cache import CachedFeaturesMixin
 from samis.errors import ConfigError
 
@@ -114,16 +115,6 @@ class HqSamBackend:
     def mask_generator(self, model, predictor, cfg):
         """The package's generator with the configuration's parameters, encoding through ``predictor``."""
         _, SamAutomaticMaskGenerator = _package()
-        gen = SamAutomaticMaskGenerator(
-            model,
-            points_per_side=cfg.points_per_side,
-            points_per_batch=cfg.points_per_batch,
-            pred_iou_thresh=cfg.pred_iou_thresh,
-            stability_score_thresh=cfg.stability_score_thresh,
-            box_nms_thresh=cfg.box_nms_thresh,
-            crop_n_layers=cfg.crop_n_layers,
-            min_mask_region_area=cfg.min_mask_region_area,
-            output_mode="binary_mask",
-        )
+        gen = SamAutomaticMaskGenerator(model, **generator_kwargs(cfg))
         gen.predictor = predictor
         return gen

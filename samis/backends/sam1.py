@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from samis.backends import generator_kwargs
 from samis.errors import ConfigError
 
 
@@ -61,17 +62,7 @@ class Sam1Backend:
     def mask_generator(self, model, predictor, cfg):
         """A mask generator with the configuration's parameters that encodes through ``predictor`` (the cache)."""
         cls = generator_class(cfg.generator)
-        gen = cls(
-            model,
-            points_per_side=cfg.points_per_side,
-            points_per_batch=cfg.points_per_batch,
-            pred_iou_thresh=cfg.pred_iou_thresh,
-            stability_score_thresh=cfg.stability_score_thresh,
-            box_nms_thresh=cfg.box_nms_thresh,
-            crop_n_layers=cfg.crop_n_layers,
-            min_mask_region_area=cfg.min_mask_region_area,
-            output_mode="binary_mask",
-        )
+        gen = cls(model, **generator_kwargs(cfg))
         gen.predictor = predictor  # every set_image (whole image and crops) goes through the embedding cache
         return gen
 
