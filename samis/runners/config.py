@@ -114,8 +114,8 @@ def _check(cfg: dict) -> None:
     mode = cfg["mode"]
     if cfg["min_area"] < 0 or cfg["batch_size"] < 1:
         raise ConfigError("min_area must be >= 0 and batch_size >= 1")
-    if cfg["autocast"] not in (None, "bf16", "fp16"):
-        raise ConfigError(f"autocast={cfg['autocast']!r}: use bf16, fp16 or leave it unset (CUDA only)")
+    if cfg["autocast"] not in (None, "tf32", "bf16", "fp16"):
+        raise ConfigError(f"autocast={cfg['autocast']!r}: use tf32, bf16, fp16 or leave it unset (exact float32)")
     if mode == "automatic":
         if cfg["policy"] not in POLICIES:
             raise ConfigError(f"policy={cfg['policy']!r}: choose one of {', '.join(POLICIES)}")
@@ -199,11 +199,14 @@ def map_options(cfg: dict) -> dict:
     return {k: v for k, v in normalize(cfg).items() if k not in EXECUTION_KEYS and k != "name"}
 
 
-def config_hash(cfg: dict, model_name: str, model_digest: str) -> str:
-    """Hash of everything that changes the maps: the normalised config (less speed-only keys) and the model."""
+def config_hash(cfg: dict, model_name: str, model_digest: str, numerics: str | None = None) -> str:
+    """Hash of everything that changes the maps: the normalised config (less speed-only keys), the model
+    and the numerics (``samis.runners.precision``; ``cpu-fp32`` or None adds nothing, as before)."""
     payload = map_options(cfg)
     payload["model"] = model_name
     payload["model_digest"] = model_digest
+    if numerics is not None and numerics != "cpu-fp32":
+        payload["numerics"] = numerics
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

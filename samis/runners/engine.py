@@ -17,8 +17,10 @@ import numpy as np
 
 from samis.errors import CheckpointError, ConfigError, DataError
 from samis.imageio import write_png
-from samis.runners import store
+from samis.runners import precision, store
 from samis.runners.config import config_hash, method_name, normalize
+from samis.runners.device import encoder_batch
+from samis.runners.overlap import load_ahead
 
 log = logging.getLogger("samis.runners")
 
@@ -130,12 +132,15 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
     samples = shard_samples(list(dataset.samples()), shard)
 
     sam, digest = model if model is not None else get_model(model_name, checkpoint, device)
+    run_device = getattr(sam, "device", "cpu")
     out_root = Path(out_root)
     jobs = []
     for cfg, name in zip(cfgs, names):
         folder = out_root / name
-        chash = config_hash(cfg, model_name, digest)
-        store.prepare(folder, store.manifest_for(name, cfg, model_name, digest, chash, dataset), overwrite)
+        num = precision.numerics(run_device, cfg["autocast"])  # refuses autocast off CUDA
+        chash = config_hash(cfg, model_name, digest, numerics=num)
+        store.prepare(folder, {**store.manifest_for(name, cfg, model_name, digest, chash, dataset), "numerics": num},
+                      overwrite)
         done = set() if overwrite else store.done_stems(folder)
         todo = {s.stem for s in samples if s.stem not in done}
         jobs.append(_Job(cfg, MethodReport(name, folder, skipped=len(samples) - len(todo)), todo))
@@ -156,25 +161,27 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
 
         mask_root = Path(cache_dir if cache_dir is not None else default_cache()) / "masks" / digest[:16]
     runners = {}
-    batch = max(c["batch_size"] for c in cfgs) if str(getattr(sam, "device", "cpu")).startswith("cuda") else 1
+    batch = encoder_batch(run_device, [c["batch_size"] for c in cfgs])
 
     i_shard, n_shard = parse_shard(shard)
     bar = tqdm(total=len(work), unit="img", disable=not progress, dynamic_ncols=True,
                desc=f"{getattr(dataset, 'name', 'dataset')} {i_shard}/{n_shard}")
     try:
-        for start in range(0, len(work), batch):
-            chunk = work[start:start + batch]
-            images = [s.load_image() for s in chunk]
-            if batch > 1:
-                for p in {id(p): p for p in (predictor_for(j.cfg) for j in jobs)}.values():
-                    p.prefetch(images)
-            for sample, image in zip(chunk, images):
-                _one_image(sample, image, jobs, predictor_for, runners, mask_root, sam, prompted_map, policy_map,
-                           AutomaticRunner, MaskCache)
-                run.images += 1
-                bar.update(1)
+        chunks = (work[start:start + batch] for start in range(0, len(work), batch))
+        with precision.run_context(run_device):  # exact float32 on CUDA unless a mode asks otherwise
+            for chunk, images in load_ahead(chunks, lambda s: s.load_image()):
+                if batch > 1:
+                    for p in {id(p): p for p in (predictor_for(j.cfg) for j in jobs)}.values():
+                        p.prefetch(images)
+                for sample, image in zip(chunk, images):
+                    _one_image(sample, image, jobs, predictor_for, runners, mask_root, sam, prompted_map, policy_map,
+                               AutomaticRunner, MaskCache)
+                    run.images += 1
+                    bar.update(1)
     finally:
         bar.close()
+        for p in predictors.values():
+            p.flush()
         run.seconds = time.perf_counter() - t_start
         for p in predictors.values():
             run.encoder_passes += p.stats.misses
