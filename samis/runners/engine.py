@@ -134,10 +134,10 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
     sam, digest = model if model is not None else get_model(model_name, checkpoint, device)
     run_device = getattr(sam, "device", "cpu")
     out_root = Path(out_root)
+    nums = [precision.numerics(run_device, cfg["autocast"]) for cfg in cfgs]  # refuses autocast off CUDA
     jobs = []
-    for cfg, name in zip(cfgs, names):
+    for cfg, name, num in zip(cfgs, names, nums):
         folder = out_root / name
-        num = precision.numerics(run_device, cfg["autocast"])  # refuses autocast off CUDA
         chash = config_hash(cfg, model_name, digest, numerics=num)
         store.prepare(folder, {**store.manifest_for(name, cfg, model_name, digest, chash, dataset), "numerics": num},
                       overwrite)
