@@ -92,6 +92,28 @@ def cuda_model(cpu_model):
 AUTO = {"mode": "automatic", "points_per_side": 4, "points_per_batch": 8}
 
 
+def test_load_sam_moves_what_eval_caches(cpu_model, monkeypatch):
+    """Upstream MobileSAM keeps TinyViT's attention biases, made in ``eval()``, as a plain attribute that
+    ``.to(device)`` does not move (the pinned mirror registers a buffer): ``eval()`` must come after ``.to``."""
+    from mobile_sam.modeling import tiny_vit_sam
+
+    from samis.models import load_sam
+
+    @torch.no_grad()
+    def upstream_train(self, mode=True):
+        torch.nn.Module.train(self, mode)
+        if mode and hasattr(self, "ab"):
+            del self.ab
+        else:
+            self.ab = self.attention_biases[:, self.attention_bias_idxs]  # a plain attribute, as upstream
+
+    monkeypatch.setattr(tiny_vit_sam.Attention, "train", upstream_train)
+    with cuda_rules():
+        sam, _ = load_sam("vit_t", device="cuda")
+    biases = [m.ab for m in sam.modules() if isinstance(m, tiny_vit_sam.Attention)]
+    assert len(biases) == 10 and all(isinstance(b, FakeCudaTensor) for b in biases)
+
+
 @pytest.mark.parametrize("generator", ["fast", "stock"])
 def test_automatic_generators_on_cuda_give_the_cpu_masks(images, cpu_model, cuda_model, cache, generator):
     """The generator that failed on the first image of a GPU (CPU rows indexed with CUDA masks, an
