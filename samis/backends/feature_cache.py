@@ -11,8 +11,6 @@ another's entry.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
 import time
 from pathlib import Path
@@ -22,7 +20,8 @@ import torch
 
 from samis.imageio import atomic_write_bytes
 from samis.paths import cache_dir as default_cache_dir
-from samis.runners.embedding_cache import AUTOCAST_DTYPES, CacheStats
+from samis.runners import precision
+from samis.runners.embedding_cache import CacheStats, image_key
 
 
 class FeatureStore:
@@ -70,22 +69,19 @@ class CachedFeaturesMixin:
 
     def _init_cache(self, model_digest: str, cache_dir=None, autocast: str | None = None, tag=()) -> None:
         self.model_digest = str(model_digest)
-        self.autocast = autocast if autocast and self.device.type == "cuda" else None
+        self.autocast = autocast or None
+        self.numerics = precision.numerics(self.device, self.autocast)  # refuses autocast off CUDA
         root = None
         if cache_dir is not False:
             base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
             root = base / "embeddings" / self.model_digest[:16]
         self.store = FeatureStore(root)
         self.stats = CacheStats()
-        self._prep_tag = repr((self.family, self.model_digest, tuple(tag), self.autocast)).encode()
+        self._prep_tag = repr((self.family, self.model_digest, tuple(tag), precision.key_tag(self.numerics))).encode()
 
     def key(self, image: np.ndarray) -> str:
         """Cache key of an RGB uint8 image."""
-        image = np.ascontiguousarray(image)
-        h = hashlib.sha256(self._prep_tag)
-        h.update(repr((image.shape, str(image.dtype))).encode())
-        h.update(image.tobytes())
-        return h.hexdigest()
+        return image_key(self._prep_tag, image)
 
     def set_image(self, image: np.ndarray, image_format: str = "RGB") -> None:
         if image_format != "RGB":
@@ -99,7 +95,7 @@ class CachedFeaturesMixin:
             return
         self.stats.misses += 1
         t0 = time.perf_counter()
-        with self._autocast():
+        with precision.encoder_context(self.device, self.autocast):
             self._encode(image)
         arrays = {k: v.detach().float().contiguous() for k, v in self._export().items()}  # as a hit reads them
         self.stats.encoder_seconds += time.perf_counter() - t0
@@ -110,7 +106,5 @@ class CachedFeaturesMixin:
         """Batched encoding is SAM 1's (``CachedSamPredictor.prefetch``); here each ``set_image`` encodes."""
         return 0
 
-    def _autocast(self):
-        if self.autocast:
-            return torch.autocast("cuda", dtype=AUTOCAST_DTYPES[self.autocast])
-        return contextlib.nullcontext()
+    def flush(self) -> None:
+        """Entries are written as they are made: nothing is pending."""

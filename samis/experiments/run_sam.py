@@ -3,9 +3,10 @@
 Each dataset entry is run once over the union of its splits (the test split of SD-saliency-900 is
 part of ``full``), so no image is segmented twice. Work is grouped as the runners share it: each
 prompted mode alone, automatic policies with one generator together (one mask generation per
-image). Before the groups, one encoder pass fills the embedding cache and is timed on its own, so
-every group's time is decoder-side only and the "time per image" of a method is encoder + its group,
-whatever order the groups ran in. Timing is written per shard and only when images were processed,
+image). Before the groups, one encoder pass per precision (``autocast``) fills the embedding cache,
+``batch_size`` images per encoder call on an accelerator, and is timed on its own, so every group's
+time is decoder-side only and the "time per image" of a method is its precision's encoder + its
+group, whatever order the groups ran in. Timing is written per shard and only when images were processed,
 so a resumed run never overwrites a real measurement with a near-zero one.
 """
 
@@ -56,6 +57,21 @@ def groups(configs: tuple) -> list[list]:
     return out
 
 
+def encoder_passes(modes: tuple, device) -> list[tuple[str | None, int]]:
+    """``(autocast, images per encoder call)`` of each encoder pass the modes need, in first-seen order."""
+    from samis.runners.device import encoder_batch
+
+    out: dict = {}
+    for cfg in modes:
+        out.setdefault(cfg.autocast, []).append(cfg.batch_size)
+    return [(autocast, encoder_batch(device, sizes)) for autocast, sizes in out.items()]
+
+
+def encoder_timing_name(model: str, autocast: str | None) -> str:
+    """The timing file stem of an encoder pass: ``<model>-encoder`` (float32) or ``<model>-encoder-bf16``."""
+    return f"{model}-encoder" + (f"-{autocast}" if autocast else "")
+
+
 def shard_tag(shard) -> str:
     from samis.runners.engine import parse_shard
 
@@ -86,7 +102,8 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) ->
     from tqdm.auto import tqdm
 
     from samis.backends import get_backend
-    from samis.runners import predict_many
+    from samis.models import resolve_device
+    from samis.runners import precision, predict_many
     from samis.runners.engine import get_model, shard_samples
     from samis.runners.store import done_stems, same_options
 
@@ -96,24 +113,28 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) ->
     mine = shard_samples(dataset.samples(), shard)
     root = layout.sam_root(spec.label)
     names = [cfg.method_name(model.name) for cfg in modes]
-    # maps of other options under the same name are not done: the runner refuses or replaces them
-    done = {name: done_stems(root / name) if same_options(root / name, cfg, model.name) else set()
-            for name, cfg in zip(names, modes)}
+    # maps of other options or numerics under the same name are not done: the runner refuses or replaces them
+    device = resolve_device(model.device)
+    nums = [precision.numerics(device, cfg.autocast) for cfg in modes]  # refuses autocast off CUDA
+    done = {name: done_stems(root / name) if same_options(root / name, cfg, model.name, num) else set()
+            for name, cfg, num in zip(names, modes, nums)}
     pending = [s for s in mine if any(s.stem not in done[n] for n in names)]
     if not pending:
         echo(f"run: {model.name} {kind} on {spec.label} (shard {tag}): all {len(mine)} images done, skipped")
         return
     echo(f"run: {model.name} {kind} on {spec.label} (shard {tag}): {len(pending)} of {len(mine)} images to do")
     sam, digest = get_model(model.name, model.checkpoint, model.device)
-    predictor = get_backend(model.name).predictor(sam, digest)
-    start = time.perf_counter()
-    for sample in tqdm(pending, unit="img", disable=not progress, dynamic_ncols=True,
-                       desc=f"{spec.label} image encoder"):
-        predictor.set_image(sample.load_image())
-    if predictor.stats.misses:
-        per_image = (time.perf_counter() - start) / predictor.stats.misses
-        write_timing(layout.timing_dir(spec.label), f"{model.name}-encoder.{tag}",
-                      {"images": predictor.stats.misses, "seconds_per_image": per_image})
+    backend = get_backend(model.name)
+    for autocast, batch in encoder_passes(modes, sam.device):
+        bar = tqdm(total=len(pending), unit="img", disable=not progress, dynamic_ncols=True,
+                   desc=f"{spec.label} image encoder" + (f" ({autocast})" if autocast else ""))
+        with bar:
+            predictor = backend.predictor(sam, digest, autocast=autocast)
+            misses, seconds = _encoder_pass(predictor, sam.device, pending, batch, bar.update)
+        if misses:
+            write_timing(layout.timing_dir(spec.label), f"{encoder_timing_name(model.name, autocast)}.{tag}",
+                         {"images": misses, "seconds_per_image": seconds / misses, "batch_size": batch,
+                          "numerics": precision.numerics(sam.device, autocast)})
     for group in groups(modes):
         report = predict_many(dataset, model.name, group, root, checkpoint=model.checkpoint,
                               device=model.device, shard=shard, progress=progress, model=(sam, digest))
@@ -124,4 +145,26 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) ->
                     "seconds_per_image": report.seconds / report.images,
                     "methods_in_group": sorted(report.methods), "model": model.name,
                     "written": method.written,
+                    "encoder_timing": encoder_timing_name(model.name, group[0].autocast),
                 })
+
+
+def _encoder_pass(predictor, device, samples, batch, advance) -> tuple[int, float]:
+    """Fill the embedding cache for ``samples`` through ``predictor``: ``batch`` images per encoder call,
+    the next batch read while this one is encoded, the cache written behind. Returns (images encoded, seconds)."""
+    from samis.runners import precision
+    from samis.runners.device import synchronize
+    from samis.runners.overlap import load_ahead
+
+    synchronize(device)
+    start = time.perf_counter()
+    with precision.run_context(device):
+        chunks = (samples[i:i + batch] for i in range(0, len(samples), batch))
+        for chunk, images in load_ahead(chunks, lambda s: s.load_image()):
+            if len(images) < 2 or predictor.prefetch(images) == 0:
+                for image in images:  # at most one of them is new: no batch to make
+                    predictor.set_image(image)
+            advance(len(images))
+    predictor.flush()
+    synchronize(device)
+    return predictor.stats.misses, time.perf_counter() - start

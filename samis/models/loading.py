@@ -44,8 +44,11 @@ def load_sam(name: str, checkpoint: str | os.PathLike | None = None, device=None
     state, digest = load_object(WEIGHT_SOURCES[spec.source])(spec, checkpoint)
     sam = build_model(name)
     sam.load_state_dict(state)
-    sam.eval()  # after loading: TinyViT caches its attention biases on eval()
-    return sam.to(resolve_device(device)), digest
+    sam = sam.to(resolve_device(device))
+    # after loading and moving: upstream TinyViT caches its attention biases on eval() as a plain
+    # attribute, which a later .to(device) would leave behind on the CPU
+    sam.eval()
+    return sam, digest
 
 
 _DTYPES = {

@@ -59,8 +59,8 @@ class ModeConfig:
     def __post_init__(self):
         if self.min_area < 0 or self.batch_size < 1:
             raise ConfigError("min_area must be >= 0 and batch_size >= 1")
-        if self.autocast not in (None, "bf16", "fp16"):
-            raise ConfigError(f"autocast={self.autocast!r}: use bf16, fp16 or leave it unset (CUDA only)")
+        if self.autocast not in (None, "tf32", "bf16", "fp16"):
+            raise ConfigError(f"autocast={self.autocast!r}: use tf32, bf16, fp16 or leave it unset (exact float32)")
         self.check()
 
     def check(self) -> None:
@@ -95,11 +95,14 @@ class ModeConfig:
         speed = {f.name for f in dataclasses.fields(self) if f.metadata.get("execution")}
         return {k: v for k, v in self.as_dict().items() if k not in speed and k != "name"}
 
-    def config_hash(self, model_name: str, model_digest: str) -> str:
-        """Hash of everything that changes the maps: the map options and the model's weights."""
+    def config_hash(self, model_name: str, model_digest: str, numerics: str | None = None) -> str:
+        """Hash of everything that changes the maps: the map options, the model's weights and the
+        numerics (``samis.runners.precision``; ``cpu-fp32`` or None adds nothing, so CPU hashes are as before)."""
         payload = self.map_options()
         payload["model"] = model_name
         payload["model_digest"] = model_digest
+        if numerics is not None and numerics != "cpu-fp32":
+            payload["numerics"] = numerics
         text = json.dumps(payload, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -18,8 +18,10 @@ import numpy as np
 
 from samis.errors import ConfigError, DataError
 from samis.imageio import write_png
-from samis.runners import store
+from samis.runners import precision, store
 from samis.runners.config import ModeConfig, normalize
+from samis.runners.device import encoder_batch
+from samis.runners.overlap import load_ahead
 
 log = logging.getLogger("samis.runners")
 
@@ -123,12 +125,15 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
     sam, digest = model if model is not None else get_model(model_name, checkpoint, device)
     run_model = RunModel(backend, sam, digest, cache_dir=cache_dir)
     runners: dict[type, object] = {}
+    run_device = getattr(sam, "device", "cpu")
     out_root = Path(out_root)
+    nums = [precision.numerics(run_device, cfg.autocast) for cfg in cfgs]  # refuses autocast off CUDA
     jobs = []
-    for cfg, name in zip(cfgs, names):
+    for cfg, name, num in zip(cfgs, names, nums):
         folder = out_root / name
-        chash = cfg.config_hash(model_name, digest)
-        store.prepare(folder, store.manifest_for(name, cfg, model_name, digest, chash, dataset), overwrite)
+        chash = cfg.config_hash(model_name, digest, numerics=num)
+        store.prepare(folder, {**store.manifest_for(name, cfg, model_name, digest, chash, dataset), "numerics": num},
+                      overwrite)
         done = set() if overwrite else store.done_stems(folder)
         todo = {s.stem for s in samples if s.stem not in done}
         cls = runner_class(cfg)
@@ -137,24 +142,26 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
         jobs.append(_Job(cfg, MethodReport(name, folder, skipped=len(samples) - len(todo)), todo, runners[cls]))
     run = RunReport(methods={j.report.method: j.report for j in jobs})
     work = [s for s in samples if any(s.stem in j.todo for j in jobs)]
-    batch = max(c.batch_size for c in cfgs) if str(getattr(sam, "device", "cpu")).startswith("cuda") else 1
+    batch = encoder_batch(run_device, [c.batch_size for c in cfgs])
 
     i_shard, n_shard = parse_shard(shard)
     bar = tqdm(total=len(work), unit="img", disable=not progress, dynamic_ncols=True,
                desc=f"{getattr(dataset, 'name', 'dataset')} {i_shard}/{n_shard}")
     try:
-        for start in range(0, len(work), batch):
-            chunk = work[start:start + batch]
-            images = [s.load_image() for s in chunk]
-            if batch > 1:
-                for p in {id(p): p for p in (run_model.predictor(j.cfg.autocast) for j in jobs)}.values():
-                    p.prefetch(images)
-            for sample, image in zip(chunk, images):
-                _one_image(sample, image, jobs)
-                run.images += 1
-                bar.update(1)
+        chunks = (work[start:start + batch] for start in range(0, len(work), batch))
+        with precision.run_context(run_device):  # exact float32 on CUDA unless a mode asks otherwise
+            for chunk, images in load_ahead(chunks, lambda s: s.load_image()):
+                if batch > 1:
+                    for p in {id(p): p for p in (run_model.predictor(j.cfg.autocast) for j in jobs)}.values():
+                        p.prefetch(images)
+                for sample, image in zip(chunk, images):
+                    _one_image(sample, image, jobs)
+                    run.images += 1
+                    bar.update(1)
     finally:
         bar.close()
+        for p in run_model.predictors:
+            p.flush()
         run.seconds = time.perf_counter() - t_start
         for p in run_model.predictors:
             run.encoder_passes += p.stats.misses

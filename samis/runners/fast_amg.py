@@ -13,9 +13,11 @@ candidates are computed, never which are kept:
   ``pred_iou_thresh`` never reach the upscaling convolutions, and only the kept
   masks are resized to the image. The filter is per mask, so moving it earlier
   does not change the kept set;
-* prompts go through the decoder two at a time (``DECODE_CHUNK``), so that its
-  per-prompt 4096 x 256 tensors stay in the CPU cache instead of streaming a whole
-  ``points_per_batch`` through memory for every elementwise op (about 1.6x on 2 cores).
+* on the CPU, prompts go through the decoder two at a time (``DECODE_CHUNK``), so that
+  its per-prompt 4096 x 256 tensors stay in the CPU cache instead of streaming a whole
+  ``points_per_batch`` through memory for every elementwise op (about 1.6x on 2 cores);
+  on an accelerator the whole ``points_per_batch`` goes in one call (a chunk costs a
+  kernel launch per op and a host synchronisation).
 
 Everything after that (stability score, boxes, crop-edge filter, RLE, NMS, crops,
 small-region post-processing, output records) is the stock code path.
@@ -38,6 +40,7 @@ from segment_anything.utils.amg import (
 )
 
 from samis.runners import fast_decoder
+from samis.runners.device import decode_chunk
 
 
 # Prompts decoded together. Every per-prompt tensor of the decoder holds 4096 x 256
@@ -78,10 +81,11 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
         sparse, _ = sam.prompt_encoder(points=(in_points[:, None, :], in_labels[:, None]), boxes=None, masks=None)
 
         tokens = list(range(1, sam.mask_decoder.num_mask_tokens))  # multimask_output=True
-        point_rows = torch.as_tensor(points).repeat_interleave(len(tokens), dim=0)
+        point_rows = torch.as_tensor(points).repeat_interleave(len(tokens), dim=0)  # on the CPU, as stock
+        chunk = decode_chunk(pred.device, self.decode_chunk, sparse.shape[0])
         ious, keeps, masks = [], [], []
-        for lo in range(0, sparse.shape[0], self.decode_chunk):
-            hs, keys = fast_decoder.decode_tokens(sam, state, sparse[lo:lo + self.decode_chunk], [0] + [1 + i for i in tokens])
+        for lo in range(0, sparse.shape[0], chunk):
+            hs, keys = fast_decoder.decode_tokens(sam, state, sparse[lo:lo + chunk], [0] + [1 + i for i in tokens])
             iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, tokens]
             keep = iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)
             ious.append(iou)
@@ -94,8 +98,9 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
             low_res = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, tokens)
             masks.append(fast_decoder.resize_logits(sam, low_res[keep[rows]], pred.input_size, pred.original_size))
         iou, flat_keep = torch.cat(ious), torch.cat(keeps).flatten()
-        masks = torch.cat(masks) if masks else torch.zeros((0, *pred.original_size), dtype=torch.float32)
-        return MaskData(masks=masks, iou_preds=iou.flatten()[flat_keep], points=point_rows[flat_keep])
+        masks = torch.cat(masks) if masks else torch.zeros((0, *pred.original_size), dtype=torch.float32,
+                                                           device=iou.device)
+        return MaskData(masks=masks, iou_preds=iou.flatten()[flat_keep], points=point_rows[flat_keep.cpu()])
 
     def _process_batch(
         self,

@@ -23,6 +23,7 @@ The result equals the stock decoder up to float32 rounding (checked to ~1e-4 in
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -235,7 +236,13 @@ def _axis_matrix(low: int, mid: int, keep: int, out: int) -> Tensor:
     return F.interpolate(up, size=out, mode="linear", align_corners=False)[0].T.contiguous()
 
 
-_RESIZE_CACHE: dict = {}
+@functools.lru_cache(maxsize=16)
+def _resize_matrices(lh: int, lw: int, size: int, input_size: tuple, original_size: tuple, dtype, device):
+    """The two resize matrices of one image size, on the device; the last few sizes are kept (a dataset
+    such as MT has over a thousand image sizes, which must not pile up in device memory)."""
+    ry = _axis_matrix(lh, size, input_size[0], original_size[0])
+    rx = _axis_matrix(lw, size, input_size[1], original_size[1])
+    return ry.to(device=device, dtype=dtype), rx.T.contiguous().to(device=device, dtype=dtype)
 
 
 def resize_logits(sam, low_res: Tensor, input_size: tuple, original_size: tuple) -> Tensor:
@@ -244,12 +251,8 @@ def resize_logits(sam, low_res: Tensor, input_size: tuple, original_size: tuple)
     256 -> 1024 -> crop -> H x W is one (H x 256) and one (256 x W) matrix."""
     size = sam.image_encoder.img_size
     lh, lw = low_res.shape[-2:]
-    key = (lh, lw, size, tuple(input_size), tuple(original_size), low_res.dtype, low_res.device)
-    if key not in _RESIZE_CACHE:
-        ry = _axis_matrix(lh, size, input_size[0], original_size[0])
-        rx = _axis_matrix(lw, size, input_size[1], original_size[1])
-        _RESIZE_CACHE[key] = (ry.to(low_res), rx.T.contiguous().to(low_res))
-    ry, rxt = _RESIZE_CACHE[key]
+    ry, rxt = _resize_matrices(int(lh), int(lw), int(size), tuple(int(v) for v in input_size),
+                               tuple(int(v) for v in original_size), low_res.dtype, low_res.device)
     return torch.matmul(torch.matmul(ry, low_res), rxt)
 
 

@@ -86,8 +86,9 @@ def prepare(folder: Path, manifest: dict, overwrite: bool = False) -> None:
                 why = f"{len(maps)} maps without a readable {MANIFEST} (unknown configuration)"
             else:
                 why = (f"maps of another configuration (config hash {old.get('config_hash')}, "
-                       f"model digest {str(old.get('model_digest'))[:12]}; now {manifest['config_hash']}, "
-                       f"{manifest['model_digest'][:12]})")
+                       f"model digest {str(old.get('model_digest'))[:12]}, {old.get('numerics', 'cpu-fp32')}; "
+                       f"now {manifest['config_hash']}, {manifest['model_digest'][:12]}, "
+                       f"{manifest.get('numerics', 'cpu-fp32')})")
             raise ConfigError(
                 f"{folder} holds {why}. Give this configuration another method name (mode option "
                 f"name=...) or another --out, or pass --overwrite to delete those maps and recompute them."
@@ -100,8 +101,9 @@ def prepare(folder: Path, manifest: dict, overwrite: bool = False) -> None:
     atomic_write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
-def same_options(folder: Path, cfg, model_name: str) -> bool:
-    """True if ``folder``'s manifest was written for these map options and this model (digest not checked).
+def same_options(folder: Path, cfg, model_name: str, numerics: str = "cpu-fp32") -> bool:
+    """True if ``folder``'s manifest was written for these map options, this model (digest not checked)
+    and these numerics (device and precision; manifests without them are ``cpu-fp32``).
 
     The cheap check a planner makes before loading a model: a folder whose maps came from other
     options is not "done", so the runner reaches :func:`prepare`, which refuses or overwrites it.
@@ -110,8 +112,8 @@ def same_options(folder: Path, cfg, model_name: str) -> bool:
 
     try:
         old = json.loads((Path(folder) / MANIFEST).read_text())
-        return old.get("model") == model_name and normalize(old["config"]).map_options() == json.loads(
-            json.dumps(normalize(cfg).map_options(), default=str))
+        return (old.get("model") == model_name and old.get("numerics", "cpu-fp32") == numerics
+                and normalize(old["config"]).map_options() == json.loads(json.dumps(normalize(cfg).map_options(), default=str)))
     except (OSError, ValueError, KeyError, TypeError, ConfigError):
         return False
 
