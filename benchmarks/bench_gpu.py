@@ -124,10 +124,12 @@ def test_samples(data_root: Path, n: int) -> list:
 @torch.no_grad()
 def box_agreement(sam, digest, samples, device) -> dict:
     """bf16 against float32 box-mode maps: binary pixels that differ, grey-level differences."""
+    from samis.backends import get_backend
     from samis.runners.config import normalize
     from samis.runners.embedding_cache import CachedSamPredictor
     from samis.runners.prompted import prompted_map
 
+    backend = get_backend("vit_t")
     cfg = normalize({"mode": "box"})
     exact = CachedSamPredictor(sam, digest, cache_dir=False)
     if device.type == "cuda":
@@ -141,8 +143,8 @@ def box_agreement(sam, digest, samples, device) -> dict:
         exact.set_image(image)
         with ctx():
             reduced.set_image(image)
-        a = prompted_map(exact, gt, cfg, s.stem)[0].astype(np.int16)
-        b = prompted_map(reduced, gt, cfg, s.stem)[0].astype(np.int16)
+        a = prompted_map(backend, exact, gt, cfg, s.stem)[0].astype(np.int16)
+        b = prompted_map(backend, reduced, gt, cfg, s.stem)[0].astype(np.int16)
         differ += int(((a >= 128) != (b >= 128)).sum())
         total += a.size
         grey_sum += float(np.abs(a - b).sum())

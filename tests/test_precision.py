@@ -15,7 +15,7 @@ import torch
 
 from samis.errors import ConfigError
 from samis.runners import precision
-from samis.runners.config import config_hash
+from samis.runners.config import normalize
 from samis.runners.device import decode_chunk, encoder_batch, split_on_oom
 from samis.runners.overlap import BackgroundWriter, load_ahead
 
@@ -30,6 +30,10 @@ def test_numerics_tags_and_refusal_off_cuda():
     with pytest.raises(ConfigError, match="autocast='int8'"):
         precision.check("cuda", "int8")
     assert precision.key_tag("cpu-fp32") is None and precision.key_tag("cuda-fp32") == "cuda-fp32"
+
+
+def config_hash(cfg, model_name, digest, numerics=None):
+    return normalize(cfg).config_hash(model_name, digest, numerics=numerics)
 
 
 def test_config_hash_unchanged_for_cpu_fp32_and_distinct_otherwise():
