@@ -206,3 +206,31 @@ def test_wrong_checkpoints_are_refused(family, tmp_path, monkeypatch):
     assert pinned.pinned_md5(name) is None  # nothing was pinned by the refused files
     backend.load(name, checkpoint=ckpt, device="cpu")
     assert pinned.pinned_md5(name) == digest
+
+
+def test_runs_shard_and_resume_like_sam1(family, datasets_root, tmp_path):
+    """Through the engine: two shards write exactly one run's maps (box, automatic), a rerun skips them all."""
+    from samis.runners import predict_many
+
+    fam, name, model, digest, _, cache = family
+    ds = get_dataset("sd900", root=datasets_root, split="test")
+    picks = [s for s in ds.samples() if s.stem in ("Sc_61", "In_61")]
+
+    class Two:
+        name, split, root = ds.name, ds.split, ds.root
+
+        def samples(self):
+            return list(picks)
+
+    modes = [{"mode": "box"}, {"mode": "automatic", "points_per_side": 4, "pred_iou_thresh": 0.0,
+                               "stability_score_thresh": 0.0, "policy": "union"}]
+    kw = dict(model=(model, digest), cache_dir=cache, progress=False)
+    predict_many(Two(), name, modes, tmp_path / "whole", **kw)
+    for i in range(2):
+        predict_many(Two(), name, modes, tmp_path / "split", shard=(i, 2), **kw)
+    whole = {p.relative_to(tmp_path / "whole"): p.read_bytes() for p in (tmp_path / "whole").rglob("*.png")}
+    split = {p.relative_to(tmp_path / "split"): p.read_bytes() for p in (tmp_path / "split").rglob("*.png")}
+    assert len(whole) == 4 and whole == split
+    assert all(str(k).startswith(f"SAM-{name}-") for k in whole)
+    again = predict_many(Two(), name, modes, tmp_path / "whole", **kw)
+    assert again.images == 0 and all(m.skipped == 2 for m in again.methods.values())
