@@ -11,50 +11,34 @@ another's entry.
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from samis.imageio import atomic_write_bytes
 from samis.paths import cache_dir as default_cache_dir
 from samis.runners import precision
-from samis.runners.embedding_cache import CacheStats, image_key
+from samis.runners.embedding_cache import CacheStats, EmbeddingStore, image_key
 
 
-class FeatureStore:
-    """Named float32 arrays per key, on disk (``.npz``) or, with ``root=None``, the last entry in memory."""
+class FeatureStore(EmbeddingStore):
+    """Named float32 arrays per key, on disk (one ``.npz``) or, with ``root=None``, the last entry in memory."""
 
-    def __init__(self, root: Path | None):
-        self.root = Path(root) if root is not None else None
-        self._memory: dict[str, dict] = {}
+    suffix = ".npz"
 
-    def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.npz"
+    @staticmethod
+    def _float32(arrays):
+        return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
 
-    def get(self, key: str) -> dict[str, np.ndarray] | None:
-        if self.root is None:
-            return self._memory.get(key)
-        path = self.path(key)
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {name: data[name] for name in data.files}
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)  # unreadable entry: recompute it
-            return None
+    @staticmethod
+    def _read(path: Path):
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
 
-    def put(self, key: str, arrays: dict[str, np.ndarray]) -> None:
-        arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
-        if self.root is None:
-            self._memory = {key: arrays}
-            return
-        buf = io.BytesIO()
+    @staticmethod
+    def _write(buf, arrays) -> None:
         np.savez(buf, **arrays)
-        atomic_write_bytes(self.path(key), buf.getvalue(), durable=False)
 
 
 class CachedFeaturesMixin:
@@ -108,3 +92,24 @@ class CachedFeaturesMixin:
 
     def flush(self) -> None:
         """Entries are written as they are made: nothing is pending."""
+
+
+class PackagedBackend:
+    """What the backends of families shipped as their authors' packages (SAM 2.1, HQ-SAM) share:
+    the architecture from the package (``build``), a checkpoint checked by shape and pinned at first
+    use, and the package's predictor over this embedding cache (``predictor_class()``)."""
+
+    family = ""
+
+    def load(self, name: str, checkpoint=None, device=None):
+        """``(model, digest)``: the variant with its checkpoint (shape-checked, pinned at first use)."""
+        from samis.models.loading import resolve_device
+        from samis.models.pinned import load_pinned
+        from samis.models.registry import get_spec
+
+        model = self.build(name)
+        digest = load_pinned(get_spec(name), checkpoint, model)
+        return model.eval().to(resolve_device(device)), digest
+
+    def predictor(self, model, digest: str, cache_dir=None, autocast: str | None = None):
+        return self.predictor_class()(model, digest, cache_dir=cache_dir, autocast=autocast)

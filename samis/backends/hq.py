@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from samis.backends import generator_kwargs
-from samis.backends.feature_cache import CachedFeaturesMixin
+from samis.backends.feature_cache import CachedFeaturesMixin, PackagedBackend
 from samis.errors import ConfigError
 
 
@@ -74,40 +74,23 @@ def cached_predictor_class():
     return CachedHqPredictor
 
 
-class HqSamBackend:
+class HqSamBackend(PackagedBackend):
     """Loads, encodes, decodes and generates for HQ-SAM."""
 
     family = "hq"
-
-    def load(self, name: str, checkpoint=None, device=None):
-        """``(model, digest)``: the variant with its checkpoint (shape-checked, pinned at first use)."""
-        from samis.models.loading import resolve_device
-        from samis.models.pinned import load_pinned
-        from samis.models.registry import get_spec
-
-        model = build(name)
-        digest = load_pinned(get_spec(name), checkpoint, model)
-        return model.eval().to(resolve_device(device)), digest
-
-    def predictor(self, model, digest: str, cache_dir=None, autocast: str | None = None):
-        return cached_predictor_class()(model, digest, cache_dir=cache_dir, autocast=autocast)
+    build = staticmethod(build)
+    predictor_class = staticmethod(cached_predictor_class)
 
     @torch.no_grad()
     def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None) -> torch.Tensor:
         """Per-prompt logits at the original size (N x H x W), one batched ``predict_torch`` call."""
         from samis.runners.maps import choose
 
-        size, device = predictor.original_size, predictor.device
-        boxes = coords = labels = None
-        if prompts.boxes is not None:
-            boxes = predictor.transform.apply_boxes_torch(
-                torch.as_tensor(prompts.boxes, dtype=torch.float, device=device), size)
-        if prompts.point_coords is not None:
-            coords = predictor.transform.apply_coords_torch(
-                torch.as_tensor(prompts.point_coords, dtype=torch.float, device=device), size)
-            labels = torch.as_tensor(prompts.point_labels, dtype=torch.int, device=device)
+        from samis.backends.sam1 import prompt_tensors
+
+        coords, labels, boxes = prompt_tensors(predictor, prompts)  # HQ-SAM's predictor is SAM 1's
         if mask_input is not None:
-            mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=device)
+            mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=predictor.device)
         logits, iou, _ = predictor.predict_torch(coords, labels, boxes, mask_input=mask_input,
                                                  multimask_output=rule != "single", return_logits=True)
         return choose(logits, iou, rule)

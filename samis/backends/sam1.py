@@ -40,16 +40,8 @@ class Sam1Backend:
         """
         from samis.runners.maps import choose
 
-        size = predictor.original_size
         device = predictor.device
-        boxes = coords = labels = None
-        if prompts.boxes is not None:
-            boxes = predictor.transform.apply_boxes_torch(
-                torch.as_tensor(prompts.boxes, dtype=torch.float, device=device), size)
-        if prompts.point_coords is not None:
-            coords = predictor.transform.apply_coords_torch(
-                torch.as_tensor(prompts.point_coords, dtype=torch.float, device=device), size)
-            labels = torch.as_tensor(prompts.point_labels, dtype=torch.int, device=device)
+        coords, labels, boxes = prompt_tensors(predictor, prompts)
         if decoder == "fast" and mask_input is None:
             logits, iou = _fast_logits(predictor, coords, labels, boxes, multimask=rule != "single")
         else:
@@ -65,6 +57,20 @@ class Sam1Backend:
         gen = cls(model, **generator_kwargs(cfg))
         gen.predictor = predictor  # every set_image (whole image and crops) goes through the embedding cache
         return gen
+
+
+def prompt_tensors(predictor, prompts):
+    """``(coords, labels, boxes)`` of batched prompts in a SAM 1-style predictor's input frame (None when absent)."""
+    size, device = predictor.original_size, predictor.device
+    boxes = coords = labels = None
+    if prompts.boxes is not None:
+        boxes = predictor.transform.apply_boxes_torch(
+            torch.as_tensor(prompts.boxes, dtype=torch.float, device=device), size)
+    if prompts.point_coords is not None:
+        coords = predictor.transform.apply_coords_torch(
+            torch.as_tensor(prompts.point_coords, dtype=torch.float, device=device), size)
+        labels = torch.as_tensor(prompts.point_labels, dtype=torch.int, device=device)
+    return coords, labels, boxes
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from samis.backends import generator_kwargs
-from samis.backends.feature_cache import CachedFeaturesMixin
+from samis.backends.feature_cache import CachedFeaturesMixin, PackagedBackend
 from samis.errors import ConfigError
 
 _INSTALL = "SAM 2.1 needs the sam2 package: pip install 'samis[sam2]'"
@@ -70,23 +70,12 @@ def cached_predictor_class():
     return CachedSam2Predictor
 
 
-class Sam2Backend:
+class Sam2Backend(PackagedBackend):
     """Loads, encodes, decodes and generates for SAM 2.1's image model."""
 
     family = "sam2"
-
-    def load(self, name: str, checkpoint=None, device=None):
-        """``(model, digest)``: the variant with its checkpoint (shape-checked, pinned at first use)."""
-        from samis.models.loading import resolve_device
-        from samis.models.pinned import load_pinned
-        from samis.models.registry import get_spec
-
-        model = build(name, device="cpu")
-        digest = load_pinned(get_spec(name), checkpoint, model)
-        return model.eval().to(resolve_device(device)), digest
-
-    def predictor(self, model, digest: str, cache_dir=None, autocast: str | None = None):
-        return cached_predictor_class()(model, digest, cache_dir=cache_dir, autocast=autocast)
+    build = staticmethod(build)
+    predictor_class = staticmethod(cached_predictor_class)
 
     @torch.no_grad()
     def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None) -> torch.Tensor:

@@ -58,34 +58,53 @@ class CacheStats:
 
 
 class EmbeddingStore:
-    """Embeddings on disk (or only in memory when ``root`` is None), written atomically."""
+    """Embeddings on disk (or only in memory when ``root`` is None), written atomically.
+
+    An entry is one float32 array (``.npy``); ``FeatureStore`` (samis.backends.feature_cache) keeps
+    several named arrays per entry the same way.
+    """
+
+    suffix = ".npy"
 
     def __init__(self, root: Path | None):
         self.root = Path(root) if root is not None else None
-        self._memory: dict[str, np.ndarray] = {}
+        self._memory: dict = {}
 
     def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.npy"
+        return self.root / key[:2] / f"{key}{self.suffix}"
 
-    def get(self, key: str) -> np.ndarray | None:
+    def get(self, key: str):
         if self.root is None:
             return self._memory.get(key)
         path = self.path(key)
         if not path.is_file():
             return None
         try:
-            return np.load(path, allow_pickle=False)
+            return self._read(path)
         except (OSError, ValueError):
             path.unlink(missing_ok=True)  # unreadable entry: recompute it
             return None
 
-    def put(self, key: str, array: np.ndarray) -> None:
+    def put(self, key: str, value) -> None:
+        value = self._float32(value)
         if self.root is None:
-            self._memory = {key: array}  # keep the last one only: memory stays bounded
+            self._memory = {key: value}  # keep the last one only: memory stays bounded
             return
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+        self._write(buf, value)
         atomic_write_bytes(self.path(key), buf.getvalue(), durable=False)
+
+    @staticmethod
+    def _float32(array):
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    @staticmethod
+    def _read(path: Path):
+        return np.load(path, allow_pickle=False)
+
+    @staticmethod
+    def _write(buf, array) -> None:
+        np.save(buf, array, allow_pickle=False)
 
 
 class CachedSamPredictor(SamPredictor):
