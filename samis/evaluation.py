@@ -47,23 +47,21 @@ def _init_worker() -> None:
 
 def _score_chunk(task):
     """Worker: score every method's map of each image in the chunk against that image's ground truth."""
-    samples, method_paths, protocols = task
+    samples, method_paths, references, protocols = task
     protocols = [get_protocol(name) for name in protocols]
     results = []
     for i, sample in enumerate(samples):
         gt = GroundTruth(sample.load_mask())
-        per_method = []
-        for _, paths in method_paths:
-            metrics = MapMetrics(read_map(paths[i], gt.shape), gt)
-            per_method.append({p.name: p.measure(metrics) for p in protocols})
-        results.append(per_method)
+        maps = [read_map(paths[i], gt.shape) for _, paths in method_paths]
+        maps += [ref.render(gt.mask, sample.stem) for ref in references]  # made here, never stored
+        results.append([{p.name: p.measure(MapMetrics(pred, gt)) for p in protocols} for pred in maps])
     return results
 
 
-def _chunks(samples, kept, protocols, size):
+def _chunks(samples, kept, references, protocols, size):
     for start in range(0, len(samples), size):
         part = samples[start : start + size]
-        yield part, [(m.name, [m.paths[s.stem] for s in part]) for m in kept], protocols
+        yield part, [(m.name, [m.paths[s.stem] for s in part]) for m in kept], references, protocols
 
 
 def _check_coverage(indexed, n_samples, where, strict):
@@ -85,7 +83,7 @@ def _check_coverage(indexed, n_samples, where, strict):
 
 
 def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=False, jobs=None, out=None,
-             progress=True):
+             progress=True, references=()):
     """Score every method under ``predictions_root`` on ``dataset``; one summary row per method.
 
     ``protocol``: ``"sod"``, ``"steel"``, ``"both"`` or a list. Returns a ``pandas.DataFrame``
@@ -93,26 +91,35 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     for several. ``methods`` restricts (and orders) the method folders; a method whose maps do not cover
     the split is left out with a ``MissingMapsWarning`` (``strict``: ``DataError``). ``jobs``: worker
     processes (default: all cores; 1 runs in this process). ``out``: write the summary, per-image and
-    curves files (see :func:`output_paths`).
+    curves files (see :func:`output_paths`). ``references``: reference rows made from the ground truth
+    (:mod:`samis.references`; names or :class:`~samis.references.Reference`), scored after the methods;
+    with references, ``predictions_root`` may be None (references only).
     """
+    from samis.references import parse_references
+
+    references = tuple(r if hasattr(r, "render") else parse_references([r])[0] for r in references or ())
     protocols = parse_protocols(protocol)
     samples = list(dataset.samples())
     where = f"{dataset.name}/{dataset.split}"
     if not samples:
         raise DataError(f"dataset {where} has no samples under {dataset.root}")
-    names = list(dict.fromkeys(methods)) if methods else list_methods(predictions_root)
+    if predictions_root is None:
+        names = []
+    else:
+        names = list(dict.fromkeys(methods)) if methods else list_methods(predictions_root)
     indexed = [index_method(predictions_root, name, [s.stem for s in samples]) for name in names]
     kept = _check_coverage(indexed, len(samples), where, strict)
-    if not kept:
+    if not kept and not references:
         raise DataError(f"no method under {predictions_root} has maps for every image of {where}; nothing to score")
+    rows = [*kept, *(_ReferenceRow(r.name) for r in references)]
 
-    values = {(m.name, p): [] for m in kept for p in protocols}
-    sums = {(m.name, p): {} for m in kept for p in protocols}
+    values = {(m.name, p): [] for m in rows for p in protocols}
+    sums = {(m.name, p): {} for m in rows for p in protocols}
     # each image's F and E curves, for protocols that have them: the report's bootstrap resamples them
-    image_curves = {(m.name, p): [] for m in kept for p in protocols
+    image_curves = {(m.name, p): [] for m in rows for p in protocols
                     if set(IMAGE_CURVES) <= set(get_protocol(p).curves)}
-    for image_results in _run(samples, kept, protocols, jobs, progress, where):
-        for m, measured in zip(kept, image_results):
+    for image_results in _run(samples, kept, references, protocols, jobs, progress, where):
+        for m, measured in zip(rows, image_results):
             for p, (vals, arrays) in measured.items():
                 values[m.name, p].append(vals)
                 total = sums[m.name, p]
@@ -124,8 +131,8 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     tables = {}
     for name in protocols:
         proto = get_protocol(name)
-        scores = {m.name: _accumulated(values[m.name, name], sums[m.name, name]) for m in kept}
-        summary, per_image = _tables(dataset, samples, kept, values, scores, proto)
+        scores = {m.name: _accumulated(values[m.name, name], sums[m.name, name]) for m in rows}
+        summary, per_image = _tables(dataset, samples, rows, values, scores, proto)
         tables[name] = summary
         if out is not None:
             files = output_paths(out, name, len(protocols) > 1)
@@ -134,9 +141,16 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
             if proto.curves:
                 _write_curves(files["curves"], proto, scores)
             if "image_curves" in files:
-                _write_image_curves(files["image_curves"], proto, {m.name: image_curves[m.name, name] for m in kept},
+                _write_image_curves(files["image_curves"], proto, {m.name: image_curves[m.name, name] for m in rows},
                                     samples)
     return tables[protocols[0]] if len(protocols) == 1 else tables
+
+
+class _ReferenceRow:
+    """A reference row among the method rows: a name, no maps on disk."""
+
+    def __init__(self, name):
+        self.name = name
 
 
 def _accumulated(rows: list[dict], sums: dict) -> Accumulated:
@@ -146,25 +160,26 @@ def _accumulated(rows: list[dict], sums: dict) -> Accumulated:
     return Accumulated(per_image=per_image, sums=sums, n=len(rows))
 
 
-def _run(samples, kept, protocols, jobs, progress, where):
+def _run(samples, kept, references, protocols, jobs, progress, where):
     """Yield, image by image in dataset order, for every kept method {protocol: (values, arrays)}."""
     from tqdm import tqdm
 
     jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
-    tasks = list(_chunks(samples, kept, protocols, CHUNK))
+    tasks = list(_chunks(samples, kept, references, protocols, CHUNK))
+    n_rows = len(kept) + len(references)
     jobs = min(jobs, len(tasks))
 
     def bar():
-        return tqdm(total=len(samples) * len(kept), unit="map", desc=f"evaluate {where}", file=sys.stderr,
+        return tqdm(total=len(samples) * n_rows, unit="map", desc=f"evaluate {where}", file=sys.stderr,
                     disable=not progress, dynamic_ncols=True)
 
     if jobs == 1:
         with bar() as progress_bar:
             for task in tasks:
                 chunk = _score_chunk(task)
-                progress_bar.update(len(chunk) * len(kept))
+                progress_bar.update(len(chunk) * n_rows)
                 yield from chunk
         return
     import multiprocessing as mp
@@ -177,7 +192,7 @@ def _run(samples, kept, protocols, jobs, progress, where):
             with bar() as progress_bar:
                 for future in futures:
                     chunk = future.result()
-                    progress_bar.update(len(chunk) * len(kept))
+                    progress_bar.update(len(chunk) * n_rows)
                     yield from chunk
         except BaseException:
             for future in futures:
