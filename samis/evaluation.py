@@ -140,7 +140,7 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
             _write_csv(files["per_image"], per_image)
             if proto.curves:
                 _write_curves(files["curves"], proto, scores)
-            if "image_curves" in files:
+            if set(IMAGE_CURVES) <= set(proto.curves):
                 _write_image_curves(files["image_curves"], proto, {m.name: image_curves[m.name, name] for m in rows},
                                     samples)
     return tables[protocols[0]] if len(protocols) == 1 else tables

@@ -74,3 +74,20 @@ def test_reference_names_and_bad_specs():
     for bad in ("nothing", "full:jitter=0.1", "gt_box:jitter=-1", "gt_box:size=3"):
         with pytest.raises(ConfigError):
             parse_references(bad)
+
+
+def test_tables_mark_references_and_never_rank_them(datasets_root, sd900_baselines, tmp_path):
+    """A reference row that beats every method is marked ‡, explained in a footnote, and not bold."""
+    from samis.datasets.subset import Subset
+    from samis.report.tables import render
+
+    ds = get_dataset("sd900", split="test", root=datasets_root, subset=Subset(limit=12))
+    evaluate(ds, sd900_baselines, "sod", methods=["CSEPNet"], jobs=1, progress=False,
+             references=["empty", "gt_box"], out=tmp_path / "r.csv")
+    md = render(tmp_path / "r.csv", metrics=["IoU", "MAE"])
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    assert "ref-gt_box‡" in rows and "ref-empty‡" in rows
+    assert "**" not in rows["ref-gt_box‡"] and "**" in rows["CSEPNet"]  # the only ranked method is best
+    assert "‡ Reference, not ranked" in md and "the tight box of every ground-truth component" in md
+    latex = render(tmp_path / "r.csv", fmt="latex", metrics=["IoU"])
+    assert r"ref-gt\_box$^\ddagger$" in latex

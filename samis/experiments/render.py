@@ -69,8 +69,16 @@ def _relabel(frame: pd.DataFrame, definition: Definition, ref: str) -> pd.DataFr
     return frame
 
 
+def _with_references(patterns, available: list[str]) -> list[str]:
+    """The methods a table or figure asks for, then every reference row (always shown, never ranked)."""
+    from samis.report.style import is_reference
+
+    chosen = match_methods(patterns, available)
+    return chosen + [m for m in available if is_reference(m) and m not in chosen]
+
+
 def _select(frame: pd.DataFrame, patterns) -> pd.DataFrame:
-    chosen = match_methods(patterns, list(dict.fromkeys(frame["method"])))
+    chosen = _with_references(patterns, list(dict.fromkeys(frame["method"])))
     picked = frame[frame["method"].isin(chosen)].copy()
     picked["_order"] = picked["method"].map({m: i for i, m in enumerate(chosen)})
     return picked.sort_values("_order", kind="stable").drop(columns="_order")
@@ -278,7 +286,7 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
         files = _unit_files(layout, definition, ref, spec.protocol, "curves")
         _, curves, _ = read_curves(files)
         available = list(curves)
-        methods = match_methods(spec.methods, available)
+        methods = _with_references(spec.methods, available)
         return plot_curves(files, stem, methods=methods, title=title, kinds=spec.curves, styles=palette, names=names)
     per_image = _relabel(read_per_image(_unit_files(layout, definition, ref, spec.protocol, "per_image")), definition, ref)
     per_image = _select(per_image, spec.methods)

@@ -12,6 +12,7 @@ import math
 import re
 
 from samis.protocols import LOWER, PROTOCOLS, direction, metric_names
+from samis.references import PREFIX as REFERENCE_PREFIX
 
 # Every protocol's metrics: ranked in tables without being asked.
 KNOWN_METRICS = metric_names()
@@ -54,10 +55,21 @@ def is_sam(method: str) -> bool:
     return any(_SAM_TOKEN.match(t) for t in tokens if t)
 
 
+def is_reference(method: str) -> bool:
+    """Reference rows made from the ground truth (``ref-empty``, ``ref-gt_box``; :mod:`samis.references`)."""
+    return str(method).startswith(REFERENCE_PREFIX)
+
+
 def is_unranked(method: str, extra: tuple[str, ...] | list[str] = ()) -> bool:
-    """Upper bounds (``oracle`` in the name) and methods the user names are shown but never ranked."""
+    """Methods that use the ground truth (``oracle`` in the name), reference rows and methods the user
+    names are shown but never ranked."""
     name = str(method)
-    return bool(_UNRANKED_PATTERN.search(name)) or name in set(extra)
+    return bool(_UNRANKED_PATTERN.search(name)) or is_reference(name) or name in set(extra)
+
+
+def unranked_mark(method: str) -> str:
+    """The mark after an unranked row's name: ‡ for a reference row, † for the others."""
+    return "‡" if is_reference(method) else "†"
 
 
 def dataset_label(dataset, split=None, category=None) -> str:

@@ -17,7 +17,8 @@ import pandas as pd
 from samis.errors import ConfigError
 from samis.report.categories import metric_columns
 from samis.report.inputs import read_results
-from samis.report.style import KNOWN_METRICS, STYLES, dataset_label, format_value, is_sam, is_unranked, lower_is_better
+from samis.report.style import (KNOWN_METRICS, STYLES, dataset_label, format_value, is_reference, is_sam, is_unranked,
+                                lower_is_better)
 from samis.report.table_markup import header_name
 from samis.sorting import natural_key
 
@@ -237,11 +238,23 @@ def _sort_by_metric(methods, spec, group_keys, indexed, key_cols):
     return sorted(methods, key=sort_key)
 
 
+def reference_note(methods) -> str:
+    """The footnote of reference rows: what each one is, and that none is ranked."""
+    from samis.references import describe
+
+    parts = [f"{m}: {describe(m)}" for m in methods]
+    return ("‡ Reference, not ranked: a map made from the ground truth alone, no model ("
+            + "; ".join(parts) + ").")
+
+
 def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
     notes = []
     if any(col.ranked for g in groups for col in g.columns):
         notes.append("Best per column in bold, second underlined; ↑ higher is better, ↓ lower is better.")
-    flagged = [m for m, u in zip(methods, unranked_flags) if u]
+    refs = [m for m, u in zip(methods, unranked_flags) if u and is_reference(m)]
+    flagged = [m for m, u in zip(methods, unranked_flags) if u and not is_reference(m)]
+    if refs:
+        notes.append(reference_note(refs))
     if flagged:
         if any(re.search("oracle", m, re.I) for m in flagged):
             notes.append("† Not ranked: an oracle uses the ground truth to pick its output, so it is an upper bound, not a zero-shot result.")
