@@ -92,6 +92,7 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
 
     kind = "per_image" if spec.kind in ("categories", "significance") else "summary"
     frames, inputs, missing = [], [], []
+    image_curves = {}  # (method, dataset, split) -> per-image curves: a category's maxF/maxE come from them
     for ref in spec.units:
         files = _unit_files(layout, definition, ref, spec.protocol, kind)
         if not files:
@@ -106,14 +107,28 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
             frame[TIME_COLUMN] = pd.to_numeric(pd.Series([time_per_image(layout, label, m, models.get(m, "")) for m in frame["method"]],
                                                          index=frame.index, dtype=object), errors="coerce")
             inputs += sorted(layout.timing_dir(label).glob("*.json")) if layout.timing_dir(label).is_dir() else []
-        frames.append(_relabel(frame, definition, ref))
+        frame = _relabel(frame, definition, ref)
+        if spec.kind == "categories" and not frame.empty:
+            image_curves.update(_unit_image_curves(layout, definition, ref, spec.protocol, frame))
+        frames.append(frame)
     frames = [f for f in frames if not f.empty]
     if not frames:
         return None, inputs, missing
     frame = pd.concat(frames, ignore_index=True, sort=False)
     if spec.kind == "categories":
-        frame = per_category(frame)  # every metric: the CSV keeps the wide form, the tables show a few
+        frame = per_category(frame, image_curves=image_curves)  # every metric: the CSV keeps the wide form
     return frame, inputs, missing
+
+
+def _unit_image_curves(layout: Layout, definition: Definition, ref: str, protocol: str, frame: pd.DataFrame) -> dict:
+    """One unit's per-image curves keyed (method, dataset, split) as the (relabelled) frame names them."""
+    from samis.report.bootstrap import read_image_curves
+
+    dataset, split = frame["dataset"].iloc[0], frame["split"].iloc[0]
+    out = {}
+    for path in _unit_files(layout, definition, ref, protocol, "image_curves"):
+        out.update({(m, dataset, split): c for m, c in read_image_curves(path).items()})
+    return out
 
 
 def _per_image_units(layout: Layout, definition: Definition, spec: TableSpec):
