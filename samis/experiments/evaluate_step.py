@@ -16,7 +16,12 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
     from samis.evaluation import evaluate
     from samis.predictions import index_method
 
+    from samis.runners.config import PromptedConfig, method_name
+
     layout = Layout(definition)
+    # prompts read off the ground truth: an empty one prompts nothing, so their defect-free scores are n/a
+    prompted = [method_name(m.name, cfg) for m in definition.models for cfg in definition.modes
+                if isinstance(cfg, PromptedConfig)]
     for spec, split in definition.units():
         dataset = spec.open(split)
         stems = [s.stem for s in dataset.samples()]
@@ -45,5 +50,5 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
             refs = f" + {len(references)} reference(s)" if references else ""
             echo(f"evaluate: {where}: {len(complete)} method(s){refs} x {len(stems)} images, {', '.join(spec.protocols)}")
             evaluate(dataset, source.root if complete else None, list(spec.protocols), methods=complete, strict=True,
-                     jobs=jobs, out=base, progress=progress, references=references)
+                     jobs=jobs, out=base, progress=progress, references=references, prompted=prompted)
             record(base, current)

@@ -13,14 +13,14 @@ import pandas as pd
 
 from samis.errors import DataError
 from samis.report.inputs import read_per_image
-from samis.report.style import ID_COLUMNS
+from samis.report.style import ID_COLUMNS, PER_IMAGE_BOOKKEEPING
 
 OVERALL = "All"
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """The numeric columns that are not identities (method, dataset, split, stem, category) nor counts (``n_*``)."""
-    return [c for c in frame.columns if c not in ID_COLUMNS and not str(c).startswith(("_", "n_"))
+    return [c for c in frame.columns if c not in ID_COLUMNS + PER_IMAGE_BOOKKEEPING and not str(c).startswith(("_", "n_"))
             and pd.api.types.is_numeric_dtype(frame[c])]
 
 

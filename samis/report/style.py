@@ -19,11 +19,14 @@ KNOWN_METRICS = metric_names()
 
 # Identity columns of the results files: never metrics.
 ID_COLUMNS = ("method", "dataset", "split", "category", "stem", "n_images")
+# Per-image bookkeeping of the evaluator (does the image count in the means; its map's foreground share):
+# numbers, never metrics of a table.
+PER_IMAGE_BOOKKEEPING = ("scored", "fg_area")
 
 # Besides the protocols' own directions, lower is better for these columns (exact names,
 # case-insensitive) and for any column whose name matches LOWER_BETTER_PATTERN (run times, memory,
 # error rates).
-_LOWER_BETTER = {"mae", "time_per_image_s", "seconds", "latency_ms", "memory_mb", "params_m"}
+_LOWER_BETTER = {"mae", "fpa", "time_per_image_s", "seconds", "latency_ms", "memory_mb", "params_m"}
 LOWER_BETTER_PATTERN = re.compile(r"(^|_)(mae|time|seconds|latency|memory|mem|params|error|err)(_|$)", re.I)
 
 DATASET_NAMES = {"sd900": "SD900", "mt": "MT", "nrsd": "NRSD", "folder": "Folder"}

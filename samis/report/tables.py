@@ -48,6 +48,7 @@ class Group:
     key: tuple
     columns: list
     n_images: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)  # n_<column> / n_free -> {method: images}, where the results give them
 
 
 @dataclass
@@ -180,7 +181,13 @@ def build_table(results, metrics=None, order: str = "grouped", style: str = "sod
                 idx = (m,) + tuple(key)
                 if idx in indexed.index and pd.notna(indexed.at[idx, "n_images"]):
                     n_img[m] = int(indexed.at[idx, "n_images"])
-        groups.append(Group(label, key, cols, n_img))
+        counts = {}
+        for count in (c for c in indexed.columns if str(c).startswith("n_") and c != "n_images"):
+            found = {m: int(indexed.at[(m,) + tuple(key), count]) for m in methods
+                     if (m,) + tuple(key) in indexed.index and pd.notna(indexed.at[(m,) + tuple(key), count])}
+            if found:
+                counts[count] = found
+        groups.append(Group(label, key, cols, n_img, counts))
 
     unranked_flags = [unr[m] for m in methods]
     notes = _notes(methods, unranked_flags, groups, metrics, ranked_metric)
@@ -266,13 +273,34 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
         notes.append(f"Not ranked: {', '.join(header_name(m) for m in unranked_cols)}.")
     if any(math.isnan(v) for g in groups for c in g.columns for v in c.values):
         notes.append("– : no result for that method on that dataset.")
+    sizes = [f"{g.label} {_common(g.n_images)}" for g in groups if g.n_images]
+    if sizes:
+        notes.append("Images each number is a mean over: " + ", ".join(sizes) + ".")
+    for g in groups:
+        free = g.counts.get("n_free")
+        if free:
+            notes.append(f"{g.label}: {_common(free)} defect-free images are left out of the means and scored apart "
+                         "(clean: share whose map cut at 0.5 is all background; FPA: mean false-positive area; "
+                         "n/a for modes whose prompts come from the ground truth).")
+        for col in g.columns:
+            fewer = g.counts.get(f"n_{col.metric}", {})
+            odd = [f"{m} {n}" for m, n in fewer.items() if n != g.n_images.get(m)]
+            if odd:
+                notes.append(f"{g.label}: {header_name(col.metric)} is a mean over the images where it is defined "
+                             f"({', '.join(odd)}).")
     for g in groups:
         counts = set(g.n_images.values())
         if len(counts) > 1:
-            common = max(counts, key=lambda n: sum(1 for v in g.n_images.values() if v == n))
+            common = _common(g.n_images)
             odd = [f"{m} {n}" for m, n in g.n_images.items() if n != common]
             notes.append(f"{g.label}: methods evaluated on different image counts ({', '.join(odd)}; others {common}).")
     return notes
+
+
+def _common(counts: dict) -> int:
+    """The most frequent image count of a column group."""
+    values = list(counts.values())
+    return max(set(values), key=values.count)
 
 
 def _to_csv(table: Table, results, metrics, cis=None) -> str:
