@@ -1,7 +1,8 @@
 """What a metric, a method and a number look like in a report, in one place.
 
-Tables and figures must agree on which way a metric improves, which rows are SAM, which are upper
-bounds that may not be ranked against zero-shot methods, and how a dataset is named; keeping those
+Tables and figures must agree on which way a metric improves, which rows are SAM, which read the
+ground truth (oracles †, reference rows ‡) and so may not be ranked against zero-shot methods, and
+how a dataset is named; keeping those
 rules here means a table and the figure beside it never disagree. The metrics themselves (their
 names, directions and number style) are the protocols' data (:mod:`samis.protocols`).
 """

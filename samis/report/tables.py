@@ -3,7 +3,7 @@
 The table is built once as a small model (``Table``): row order, column groups, which cells are
 best and second; the Markdown and LaTeX writers only dress it. Ranking uses the values as they are
 printed, so two methods that print the same number are marked alike, and never ranks a missing cell
-or an upper bound (``oracle``) against zero-shot methods.
+or a method that reads the ground truth (``oracle``) or a reference row (``ref-``) against zero-shot methods.
 """
 
 from __future__ import annotations
@@ -264,7 +264,8 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
         notes.append(reference_note(refs))
     if flagged:
         if any(re.search("oracle", m, re.I) for m in flagged):
-            notes.append("† Not ranked: an oracle uses the ground truth to pick its output, so it is an upper bound, not a zero-shot result.")
+            notes.append("† Not ranked: an oracle reads the ground truth to pick its output, so it is not a zero-shot result "
+                         "(nor an upper bound).")
         else:
             notes.append("† Not ranked against the other methods.")
     shown = {c.metric for g in groups for c in g.columns}
