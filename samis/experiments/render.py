@@ -309,6 +309,9 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
     if spec.kind == "category_bars":
         return figures.category_bars(per_image, spec.metric, stem, methods=methods, seed=definition.seed, title=title,
                                      colors={m: st["color"] for m, st in palette.items()}, names=names)
+    from samis.report.style import is_reference
+
+    methods = [m for m in methods if not is_reference(m)]  # reference maps are never stored: nothing to show
     rule = spec.examples
     full = _relabel(read_per_image(_unit_files(layout, definition, ref, spec.protocol, "per_image")), definition, ref)
     if rule.rule == "stems":

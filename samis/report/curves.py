@@ -90,8 +90,11 @@ def plot_curves(npz_paths, out_stem, methods=None, title: str | None = None, sep
         title = labels[0] if labels else Path(paths[0]).name.split(".")[0]
     # SAM rows are drawn last so they sit on top, but the legend keeps the requested order.
     styles = {**method_styles(chosen), **(styles or {})}
-    # reference rows (made from the ground truth, ‡) are thin dotted lines: context, not contenders
-    styles = {m: {**st, "linestyle": ":", "linewidth": 1.0} if is_reference(m) else st for m, st in styles.items()}
+    # reference rows (made from the ground truth, ‡) are thin grey dotted lines: context, not contenders
+    refs = [m for m in chosen if is_reference(m)]
+    greys = {m: str(0.25 + 0.45 * i / max(len(refs) - 1, 1)) for i, m in enumerate(refs)}
+    styles = {m: {**st, "color": greys[m], "linestyle": (0, (1, 1)), "linewidth": 1.2} if m in greys else st
+              for m, st in styles.items()}
     plt = pyplot()
     written = []
     with plt.rc_context(RC):
