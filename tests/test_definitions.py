@@ -206,6 +206,7 @@ def test_unset_variable_is_named(tmp_path, monkeypatch):
         (lambda d: d["figures"][0].update(outline=True), "figures[0].outline", "applies to qualitative"),
         (lambda d: d.pop("modes"), "modes", "missing required key"),
         (lambda d: d.update(modes=[]), "modes", "non-empty list"),
+        (lambda d: d.update(empty_gt="drop"), "empty_gt", "one of apart, include"),
         (lambda d: d.update(references=["gt_boxes"]), "references[0]", "unknown reference 'gt_boxes'"),
         (lambda d: d.update(references=[{"full": {"jitter": 0.1}}]), "references[0]", "only gt_box takes options"),
     ],

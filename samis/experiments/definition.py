@@ -49,6 +49,7 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TOP_KEYS = (
     "name", "description", "extends", "seed", "output", "predictions", "datasets", "models", "modes",
     "baselines", "protocols", "tables", "figures", "executor", "display_names", "references",
+    "empty_gt",
 )
 
 
@@ -168,6 +169,7 @@ class Definition:
     display_names: dict = field(default_factory=dict)  # method id or glob -> printed name
     # reference rows scored with the SAM methods of every split (samis.references), never ranked
     references: tuple = field(default_factory=lambda: _default_references())
+    empty_gt: str = "apart"  # defect-free images: scored apart, or "include"d in every column (pysodmetrics)
 
     def dataset(self, label: str) -> DatasetSpec:
         for spec in self.datasets:
@@ -580,4 +582,5 @@ def load_definition(path: str | os.PathLike, check_paths: bool = True) -> Defini
         predictions=predictions, description=description, sources=files, display_names=display_names,
         executor=executor_from_definition(c, data.get("executor")),
         references=_references(c, data["references"]) if data.get("references") is not None else _default_references(),
+        empty_gt=c.string(data["empty_gt"], ("empty_gt",), ("apart", "include")) if "empty_gt" in data else "apart",
     )

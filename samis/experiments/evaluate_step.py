@@ -41,6 +41,8 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
             extra = {"left_out": sorted(set(source.methods) - set(complete))}
             if references:
                 extra["references"] = [r.name for r in references]
+            if definition.empty_gt != "apart":
+                extra["empty_gt"] = definition.empty_gt
             if spec.options:  # categories and masks depend on them (absent when none: older sidecars stay valid)
                 extra["dataset_options"] = {k: v for k, v in spec.options}
             current = fingerprint(source.root, complete, stems, spec.protocols, extra=extra)
@@ -50,5 +52,6 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
             refs = f" + {len(references)} reference(s)" if references else ""
             echo(f"evaluate: {where}: {len(complete)} method(s){refs} x {len(stems)} images, {', '.join(spec.protocols)}")
             evaluate(dataset, source.root if complete else None, list(spec.protocols), methods=complete, strict=True,
-                     jobs=jobs, out=base, progress=progress, references=references, prompted=prompted)
+                     jobs=jobs, out=base, progress=progress, references=references, prompted=prompted,
+                     empty_gt=definition.empty_gt)
             record(base, current)
