@@ -57,3 +57,33 @@ def test_tables_say_what_each_mean_is_over(mt, tmp_path):
     n_defect = sum(s.load_mask().any() for s in mt.samples())
     assert f"Images each number is a mean over: MT-full {n_defect}." in md
     assert "defect-free images are left out of the means and scored apart" in md
+
+
+def test_study_main_table_shows_the_defect_free_scores(tmp_path):
+    """A study on a set with defect-free images: its main table adds clean/FPA and says what each mean is over."""
+    import yaml
+
+    from samis.baselines import write_ft_maps
+    from samis.datasets.ksdd_fixture import make_ksdd_fixture
+
+    ksdd_root = tmp_path / "data"
+    make_ksdd_fixture(ksdd_root / "KolektorSDD", n_folders=3, seed=1)
+    from samis.experiments import load_definition
+    from samis.experiments.reproduce import reproduce
+
+    write_ft_maps(get_dataset("ksdd", root=ksdd_root).samples(), tmp_path / "maps")
+    data = {"name": "k", "output": "out", "predictions": "preds",
+            "datasets": [{"name": "ksdd", "label": "ksdd", "data_root": str(ksdd_root), "protocols": ["sod"]}],
+            "models": [{"name": "vit_t", "device": "cpu"}], "modes": [{"mode": "box"}],
+            "baselines": {"ksdd": {"root": "maps", "methods": ["FT"]}},
+            "tables": [{"kind": "main", "protocol": "sod", "formats": ["md"]}]}
+    (tmp_path / "k.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    d = load_definition(tmp_path / "k.yaml")
+    for step in ("evaluate", "tables"):
+        reproduce(d, only=step, progress=False, echo=lambda *a: None, jobs=1)
+    md = next((tmp_path / "out" / "tables").glob("*.md")).read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| Method"))
+    assert "clean" in header and "FPA" in header
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    assert "ref-gt_box‡" in rows and rows["ref-empty‡"].rstrip(" |").endswith("0.000")  # all black: no false positive
+    assert "defect-free images are left out of the means and scored apart" in md

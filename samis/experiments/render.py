@@ -203,6 +203,8 @@ def render_tables(definition: Definition, echo=print) -> list[Path]:
             written += outputs
             continue
         metrics = list(spec.metrics or default_metrics(spec.kind, spec.protocol))
+        if not spec.metrics and spec.kind == "main" and "n_free" in frame.columns:
+            metrics += ["clean", "FPA"]  # defect-free images, scored apart (samis.evaluation)
         if spec.kind == "significance":
             texts = _significance_texts(definition, spec, units, metrics)
         else:
