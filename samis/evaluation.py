@@ -125,6 +125,10 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     kept = _check_coverage(indexed, len(samples), where, strict)
     if not kept and not references:
         raise DataError(f"no method under {predictions_root} has maps for every image of {where}; nothing to score")
+    clash = sorted({m.name for m in kept} & {r.name for r in references})
+    if clash:
+        raise DataError(f"method folder {clash[0]!r} under {predictions_root} has a reference row's name; rename the "
+                        "folder (names starting with 'ref-' are reference rows) or drop that reference")
     rows = [*kept, *(_ReferenceRow(r.name) for r in references)]
 
     values = {(m.name, p): [] for m in rows for p in protocols}
@@ -283,6 +287,8 @@ def _write_curves(path: Path, proto: Protocol, scores: dict) -> None:
 
     arrays = {"thresholds": np.arange(256)}
     for method, acc in scores.items():
+        if acc.n == 0:  # every image defect-free: no curve to average
+            continue
         for name, curve in proto.mean_curves(acc).items():
             arrays[f"{method}::{name}"] = curve
     buf = io.BytesIO()
