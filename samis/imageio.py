@@ -76,7 +76,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
-def read_mask(path: str | os.PathLike, threshold: int = 127) -> np.ndarray:
+def read_mask(path: str | os.PathLike, threshold: int = 128) -> np.ndarray:
     """A boolean H x W ground-truth mask: pixel > ``threshold`` (a colour mask is read as its luminance)."""
     return read_gray(path) > threshold
 

@@ -206,6 +206,9 @@ def test_unset_variable_is_named(tmp_path, monkeypatch):
         (lambda d: d["figures"][0].update(outline=True), "figures[0].outline", "applies to qualitative"),
         (lambda d: d.pop("modes"), "modes", "missing required key"),
         (lambda d: d.update(modes=[]), "modes", "non-empty list"),
+        (lambda d: d.update(empty_gt="drop"), "empty_gt", "one of apart, include"),
+        (lambda d: d.update(references=["gt_boxes"]), "references[0]", "unknown reference 'gt_boxes'"),
+        (lambda d: d.update(references=[{"full": {"jitter": 0.1}}]), "references[0]", "only gt_box takes options"),
     ],
 )
 def test_mistakes_are_reported_with_key_path(tmp_path, change, key, expected):
@@ -284,3 +287,12 @@ def test_table_presentation_keys_and_display_names(tmp_path):
     assert (t.caption, t.label, t.placement, t.layout, t.ci, t.significance) == ("Zero-shot results.", "tab:zs", "page", "stacked", True, True)
     assert d.tables[1].name == "significance-sod" and d.tables[1].against == ("FT",)
     assert d.display_names == {"SAM-*-box": "SAM (box)", "FT": "FT [1]"}
+
+
+def test_references_default_and_options(tmp_path):
+    default = load_definition(write(tmp_path / "a.yaml", minimal(tmp_path)))
+    assert [r.name for r in default.references] == ["ref-empty", "ref-full", "ref-gt_box"]
+    none = load_definition(write(tmp_path / "b.yaml", minimal(tmp_path, references=[])))
+    assert none.references == ()
+    jit = load_definition(write(tmp_path / "c.yaml", minimal(tmp_path, references=["gt_box", {"gt_box": {"jitter": 0.1, "seed": 4}}])))
+    assert [r.name for r in jit.references] == ["ref-gt_box", "ref-gt_box-jit0.1-seed4"]

@@ -72,8 +72,8 @@ def test_cli_writes_both_protocols_and_leaves_out_incomplete_methods(small, tmp_
     assert sorted(steel["method"]) == ["Gray", "Jpeg", "RGB", "RGBLuma", "Small", "SmallUp"]  # Gappy left out
     assert (steel["n_images"] == 6).all() and (steel["dataset"] == "folder").all()
     per_image = pd.read_csv(tmp_path / "res.steel.per_image.csv")
-    assert list(per_image.columns) == ["method", "dataset", "split", "stem", "category", "WF", "SM", "OR", "PFOM",
-                                       "MAE"]
+    assert list(per_image.columns) == ["method", "dataset", "split", "stem", "category", "scored", "WF", "SM", "OR",
+                                       "PFOM", "MAE", "fg_area"]
     assert len(per_image) == 6 * 6 and "Extra_1" not in set(per_image["stem"])
     # summaries derive from the per-image rows
     gray_rows = per_image[per_image["method"] == "Gray"]

@@ -72,7 +72,7 @@ def test_a_registered_protocol_is_evaluated_with_its_dataset_level_reducers(four
     table = evaluate(ds, four / "preds", "pooled", jobs=1, progress=False, out=tmp_path / "res.csv")
 
     maps = [np.asarray(Image.open(four / "preds" / "RCRR" / f"{s}.png").convert("L")) for s in STEMS]
-    masks = [np.asarray(Image.open(four / "masks" / f"{s}.png").convert("L")) > 127 for s in STEMS]
+    masks = [np.asarray(Image.open(four / "masks" / f"{s}.png").convert("L")) > 128 for s in STEMS]
     inter = sum(int(((p >= 128) & g).sum()) for p, g in zip(maps, masks))
     union = sum(int(((p >= 128) | g).sum()) for p, g in zip(maps, masks))
     fg = np.concatenate([p[g] for p, g in zip(maps, masks)])

@@ -91,7 +91,8 @@ def test_evaluate_scores_exactly_the_selected_images(ksdd_root, tmp_path):
     chosen = [s.stem for s in get_dataset("ksdd", root=ksdd_root, subset=Subset(limit=5)).samples()]
     per_image = pd.read_csv(tmp_path / "r.per_image.csv")
     assert list(per_image["stem"]) == chosen and len(chosen) == 5
-    assert pd.read_csv(tmp_path / "r.csv")["n_images"].tolist() == [5]
+    summary = pd.read_csv(tmp_path / "r.csv")  # n_images: the images with a defect; n_free: scored apart
+    assert (summary["n_images"] + summary["n_free"]).tolist() == [5]
 
 
 def test_definition_limit_and_reproduce_flag(ksdd_root, tmp_path):
@@ -117,9 +118,11 @@ def test_definition_limit_and_reproduce_flag(ksdd_root, tmp_path):
     result = CliRunner().invoke(
         reproduce_cli, [str(path), "--only", "evaluate", "--limit", "6", "--quiet", "--jobs", "1"])
     assert result.exit_code == 0, result.output
-    (results,) = (tmp_path / "out-limit6" / "results" / "ksdd" / "full").glob("*.per_image.csv")
-    per_image = pd.read_csv(results)
+    folder = tmp_path / "out-limit6" / "results" / "ksdd" / "full"
+    per_image = pd.read_csv(folder / "baselines.per_image.csv")
     assert list(per_image["stem"]) == chosen and set(per_image["method"]) == {"FT"}
+    refs = pd.read_csv(folder / "sam.per_image.csv")  # no SAM maps yet: the reference rows, on the same images
+    assert set(refs["method"]) == {"ref-empty", "ref-full", "ref-gt_box"} and list(dict.fromkeys(refs["stem"])) == chosen
     assert not (tmp_path / "out").exists()  # the full report's folder is not touched by a limited run
     assert "| ksdd | ksdd | full (limit 6 (seed 2)) |" in (tmp_path / "out-limit6" / "README.md").read_text()
 
@@ -169,6 +172,6 @@ def test_changed_dataset_options_make_results_stale(tmp_path):
             data["datasets"][0]["categories"] = option
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         reproduce(load_definition(path), only="evaluate", progress=False, echo=lambda *a: None, jobs=1)
-        (per_image,) = (tmp_path / "out" / "results" / "syn" / "full").glob("*.per_image.csv")
+        per_image = tmp_path / "out" / "results" / "syn" / "full" / "baselines.per_image.csv"
         categories.append(sorted(set(pd.read_csv(per_image)["category"])))
     assert categories == [["all"], ["In", "Pa", "Sc"]]

@@ -20,7 +20,8 @@ from samis.errors import ConfigError, DataError
 from samis.imageio import IMAGE_SUFFIXES, read_gray, read_rgb
 from samis.sorting import natural_key
 
-MASK_THRESHOLD = 127  # ground truth is foreground where the 8-bit value is > 127 (PySODMetrics convention)
+MASK_THRESHOLD = 128  # ground truth is foreground where the 8-bit value is > 128, as PySODMetrics (and so
+# PySODEvalToolkit) binarizes it: scores and prompts read the same mask the published numbers read
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -39,9 +40,9 @@ def image_size(path: Path) -> tuple[int, int]:
 class Sample:
     """One image and its ground truth, as paths; decoding happens in ``load_*`` on demand.
 
-    ``mask_rule`` says how the mask file becomes a boolean: ``"gt127"`` (pixel > 127, the
+    ``mask_rule`` says how the mask file becomes a boolean: ``"gt128"`` (pixel > 128, the
     published sets), ``"labels"`` (user masks: 0/1 label images and palette PNGs are
-    foreground where the label is > 0, 8-bit masks are foreground where > 127), ``"nonzero"``
+    foreground where the label is > 0, 8-bit masks are foreground where > 128), ``"nonzero"``
     (any non-zero value or palette index, KolektorSDD) or ``"labelme"`` (the mask file is a
     labelme JSON whose polygons are rasterized). ``mask_path`` None means a defect-free image
     whose set ships no mask (MVTec AD ``good``): its ground truth is empty.
@@ -51,7 +52,7 @@ class Sample:
     category: str
     image_path: Path
     mask_path: Path | None
-    mask_rule: str = "gt127"
+    mask_rule: str = "gt128"
 
     def load_image(self) -> np.ndarray:
         """H x W x 3 uint8 (grayscale replicated), the input SAM takes."""
@@ -83,7 +84,7 @@ class Sample:
                 if img.mode == "P":  # palette BMP/PNG: index 0 is background
                     return np.asarray(img) > 0
             return gray > 0
-        if self.mask_rule == "gt127":
+        if self.mask_rule == "gt128":
             return gray > MASK_THRESHOLD
         if self.mask_rule == "labels":
             with Image.open(self.mask_path) as img:
@@ -95,7 +96,7 @@ class Sample:
                 rgb = read_rgb(self.mask_path)
                 top = rgb.max(axis=2) if rgb.size else gray
                 return top > (0 if top.size and top.max() == 1 else MASK_THRESHOLD)
-            if gray.size and gray.max() == 1:  # a 0/1 label image, invisible at threshold 127
+            if gray.size and gray.max() == 1:  # a 0/1 label image, invisible at threshold 128
                 return gray > 0
             return gray > MASK_THRESHOLD
         raise ValueError(f"unknown mask rule {self.mask_rule!r}")

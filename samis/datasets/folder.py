@@ -6,7 +6,7 @@ By default images sit in ``images/`` (or one level down, ``images/<sub>/``) and 
 (``Part0.jpg`` <-> ``Part0_label.bmp``), ``mask_ext``, ``recursive`` (any depth; the stem is the
 relative path with ``/`` -> ``_``, so ``kos01/Part0`` and ``kos02/Part0`` stay apart) and
 ``categories`` (``folders``: the first subfolder names the category; ``none``: one category
-``all``). Masks may be 8-bit (> 127 is foreground), 0/1 label images or palette images (label > 0).
+``all``). Masks may be 8-bit (> 128 is foreground), 0/1 label images or palette images (label > 0).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """NRSD-MN rail surface defects, test layout: ``{craft,real}/images/*.png`` with ``{craft,real}/annotations/*.jpg``.
 
 ``craft`` holds the man-made defects (965 test images), ``real`` the natural ones (165). The masks
-are stored as JPEG, so their edges carry compression artifacts; they are binarized at > 127 like
+are stored as JPEG, so their edges carry compression artifacts; they are binarized at > 128 like
 every other ground truth.
 """
 

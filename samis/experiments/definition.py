@@ -48,7 +48,8 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TOP_KEYS = (
     "name", "description", "extends", "seed", "output", "predictions", "datasets", "models", "modes",
-    "baselines", "protocols", "tables", "figures", "executor", "display_names",
+    "baselines", "protocols", "tables", "figures", "executor", "display_names", "references",
+    "empty_gt",
 )
 
 
@@ -166,6 +167,9 @@ class Definition:
     sources: tuple[Path, ...] = field(default=())  # this file and every file it extends
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where reproduce runs (samis.experiments.cluster)
     display_names: dict = field(default_factory=dict)  # method id or glob -> printed name
+    # reference rows scored with the SAM methods of every split (samis.references), never ranked
+    references: tuple = field(default_factory=lambda: _default_references())
+    empty_gt: str = "apart"  # defect-free images: scored apart, or "include"d in every column (pysodmetrics)
 
     def dataset(self, label: str) -> DatasetSpec:
         for spec in self.datasets:
@@ -180,6 +184,28 @@ class Definition:
     def unit(self, ref: str) -> tuple[DatasetSpec, str]:
         label, split = ref.split("/", 1)
         return self.dataset(label), split
+
+
+def _default_references() -> tuple:
+    from samis.references import DEFAULT, parse_references
+
+    return parse_references(list(DEFAULT))
+
+
+def _references(c: Checker, value: Any) -> tuple:
+    """``references: [empty, full, gt_box, {gt_box: {jitter: 0.1, seed: 0}}]``; ``[]`` for none."""
+    from samis.errors import ConfigError
+    from samis.references import parse_reference
+
+    out = []
+    for i, item in enumerate(c.items(value, ("references",), "reference rows (empty, full, gt_box)", allow_empty=True)):
+        try:
+            ref = parse_reference(item)
+        except ConfigError as exc:
+            raise c.fail(("references", i), str(exc).removeprefix("error: ")) from None
+        if ref not in out:
+            out.append(ref)
+    return tuple(out)
 
 
 def match_methods(patterns: tuple[str, ...] | None, available: list[str]) -> list[str]:
@@ -555,4 +581,6 @@ def load_definition(path: str | os.PathLike, check_paths: bool = True) -> Defini
         protocols=_all_protocols(datasets), tables=tables, figures=figures, seed=seed, output=output,
         predictions=predictions, description=description, sources=files, display_names=display_names,
         executor=executor_from_definition(c, data.get("executor")),
+        references=_references(c, data["references"]) if data.get("references") is not None else _default_references(),
+        empty_gt=c.string(data["empty_gt"], ("empty_gt",), ("apart", "include")) if "empty_gt" in data else "apart",
     )

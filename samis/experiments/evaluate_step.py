@@ -16,11 +16,17 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
     from samis.evaluation import evaluate
     from samis.predictions import index_method
 
+    from samis.runners.config import PromptedConfig, method_name
+
     layout = Layout(definition)
+    # prompts read off the ground truth: an empty one prompts nothing, so their defect-free scores are n/a
+    prompted = [method_name(m.name, cfg) for m in definition.models for cfg in definition.modes
+                if isinstance(cfg, PromptedConfig)]
     for spec, split in definition.units():
         dataset = spec.open(split)
         stems = [s.stem for s in dataset.samples()]
-        for source in layout.sources(spec, split):
+        for k, source in enumerate(layout.sources(spec, split)):
+            references = definition.references if k == 0 else ()  # scored once, beside SAM's methods
             where = f"{spec.label}/{split} {source.name}"
             present = [m for m in source.methods if (source.root / m).is_dir()]
             complete = [m for m in present if index_method(source.root, m, stems).complete]
@@ -28,18 +34,24 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
                 if m not in complete:
                     state = "no maps" if m not in present else "maps incomplete"
                     echo(f"evaluate: {where}: {m} left out ({state} in {source.root / m})")
-            if not complete:
+            if not complete and not references:
                 continue
             base = layout.results_base(spec.label, split, source.name)
             outputs = [f for p in spec.protocols for f in layout.written_results(spec, split, source.name, p)]
             extra = {"left_out": sorted(set(source.methods) - set(complete))}
+            if references:
+                extra["references"] = [r.name for r in references]
+            if definition.empty_gt != "apart":
+                extra["empty_gt"] = definition.empty_gt
             if spec.options:  # categories and masks depend on them (absent when none: older sidecars stay valid)
                 extra["dataset_options"] = {k: v for k, v in spec.options}
             current = fingerprint(source.root, complete, stems, spec.protocols, extra=extra)
             if is_fresh(base, current, outputs):
                 echo(f"evaluate: {where}: up to date, skipped")
                 continue
-            echo(f"evaluate: {where}: {len(complete)} method(s) x {len(stems)} images, {', '.join(spec.protocols)}")
-            evaluate(dataset, source.root, list(spec.protocols), methods=complete, strict=True, jobs=jobs,
-                     out=base, progress=progress)
+            refs = f" + {len(references)} reference(s)" if references else ""
+            echo(f"evaluate: {where}: {len(complete)} method(s){refs} x {len(stems)} images, {', '.join(spec.protocols)}")
+            evaluate(dataset, source.root if complete else None, list(spec.protocols), methods=complete, strict=True,
+                     jobs=jobs, out=base, progress=progress, references=references, prompted=prompted,
+                     empty_gt=definition.empty_gt)
             record(base, current)

@@ -69,8 +69,16 @@ def _relabel(frame: pd.DataFrame, definition: Definition, ref: str) -> pd.DataFr
     return frame
 
 
+def _with_references(patterns, available: list[str]) -> list[str]:
+    """The methods a table or figure asks for, then every reference row (always shown, never ranked)."""
+    from samis.report.style import is_reference
+
+    chosen = match_methods(patterns, available)
+    return chosen + [m for m in available if is_reference(m) and m not in chosen]
+
+
 def _select(frame: pd.DataFrame, patterns) -> pd.DataFrame:
-    chosen = match_methods(patterns, list(dict.fromkeys(frame["method"])))
+    chosen = _with_references(patterns, list(dict.fromkeys(frame["method"])))
     picked = frame[frame["method"].isin(chosen)].copy()
     picked["_order"] = picked["method"].map({m: i for i, m in enumerate(chosen)})
     return picked.sort_values("_order", kind="stable").drop(columns="_order")
@@ -84,6 +92,7 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
 
     kind = "per_image" if spec.kind in ("categories", "significance") else "summary"
     frames, inputs, missing = [], [], []
+    image_curves = {}  # (method, dataset, split) -> per-image curves: a category's maxF/maxE come from them
     for ref in spec.units:
         files = _unit_files(layout, definition, ref, spec.protocol, kind)
         if not files:
@@ -98,14 +107,28 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
             frame[TIME_COLUMN] = pd.to_numeric(pd.Series([time_per_image(layout, label, m, models.get(m, "")) for m in frame["method"]],
                                                          index=frame.index, dtype=object), errors="coerce")
             inputs += sorted(layout.timing_dir(label).glob("*.json")) if layout.timing_dir(label).is_dir() else []
-        frames.append(_relabel(frame, definition, ref))
+        frame = _relabel(frame, definition, ref)
+        if spec.kind == "categories" and not frame.empty:
+            image_curves.update(_unit_image_curves(layout, definition, ref, spec.protocol, frame))
+        frames.append(frame)
     frames = [f for f in frames if not f.empty]
     if not frames:
         return None, inputs, missing
     frame = pd.concat(frames, ignore_index=True, sort=False)
     if spec.kind == "categories":
-        frame = per_category(frame)  # every metric: the CSV keeps the wide form, the tables show a few
+        frame = per_category(frame, image_curves=image_curves)  # every metric: the CSV keeps the wide form
     return frame, inputs, missing
+
+
+def _unit_image_curves(layout: Layout, definition: Definition, ref: str, protocol: str, frame: pd.DataFrame) -> dict:
+    """One unit's per-image curves keyed (method, dataset, split) as the (relabelled) frame names them."""
+    from samis.report.bootstrap import read_image_curves
+
+    dataset, split = frame["dataset"].iloc[0], frame["split"].iloc[0]
+    out = {}
+    for path in _unit_files(layout, definition, ref, protocol, "image_curves"):
+        out.update({(m, dataset, split): c for m, c in read_image_curves(path).items()})
+    return out
 
 
 def _per_image_units(layout: Layout, definition: Definition, spec: TableSpec):
@@ -180,6 +203,8 @@ def render_tables(definition: Definition, echo=print) -> list[Path]:
             written += outputs
             continue
         metrics = list(spec.metrics or default_metrics(spec.kind, spec.protocol))
+        if not spec.metrics and spec.kind == "main" and "n_free" in frame.columns:
+            metrics += ["clean", "FPA"]  # defect-free images, scored apart (samis.evaluation)
         if spec.kind == "significance":
             texts = _significance_texts(definition, spec, units, metrics)
         else:
@@ -278,7 +303,7 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
         files = _unit_files(layout, definition, ref, spec.protocol, "curves")
         _, curves, _ = read_curves(files)
         available = list(curves)
-        methods = match_methods(spec.methods, available)
+        methods = _with_references(spec.methods, available)
         return plot_curves(files, stem, methods=methods, title=title, kinds=spec.curves, styles=palette, names=names)
     per_image = _relabel(read_per_image(_unit_files(layout, definition, ref, spec.protocol, "per_image")), definition, ref)
     per_image = _select(per_image, spec.methods)
@@ -286,6 +311,9 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
     if spec.kind == "category_bars":
         return figures.category_bars(per_image, spec.metric, stem, methods=methods, seed=definition.seed, title=title,
                                      colors={m: st["color"] for m, st in palette.items()}, names=names)
+    from samis.report.style import is_reference
+
+    methods = [m for m in methods if not is_reference(m)]  # reference maps are never stored: nothing to show
     rule = spec.examples
     full = _relabel(read_per_image(_unit_files(layout, definition, ref, spec.protocol, "per_image")), definition, ref)
     if rule.rule == "stems":

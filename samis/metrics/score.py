@@ -68,6 +68,12 @@ class MapMetrics:
         return threshold_metrics(self.normalized, self.gt)
 
     @cached_property
+    def positive_area(self) -> float:
+        """Share of the pixels the map marks foreground (normalized map > 0.5, as IoU cuts it): on a
+        defect-free image, the false-positive area."""
+        return float(np.count_nonzero(self.normalized > 0.5)) / self.gt.size
+
+    @cached_property
     def overlap_ratio(self) -> float:
         return overlap_ratio(self.pred, self.gt.steel[0])
 

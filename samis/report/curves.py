@@ -15,6 +15,7 @@ from samis.errors import ConfigError
 from samis.report.inputs import read_curves
 from samis.report.plotstyle import COLUMN_WIDTH_IN, PAGE_WIDTH_IN, RC, fit_legend, legend_columns, method_styles, pyplot, save_figure
 from samis.report.plotstyle import out_stem as strip_suffix
+from samis.report.style import is_reference
 
 PANELS = {
     "pr": ("Precision–recall", "Recall", "Precision"),
@@ -46,7 +47,8 @@ def _draw(ax, kind: str, thresholds, curves, methods, styles, names=None) -> Non
                 continue
             x, y = thresholds, c[key]
         ok = np.isfinite(x) & np.isfinite(y)
-        ax.plot(x[ok], y[ok], label=(names or {}).get(m, m), **styles[m])
+        label = (names or {}).get(m, m) + ("‡" if is_reference(m) else "")
+        ax.plot(x[ok], y[ok], label=label, **styles[m])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -88,6 +90,11 @@ def plot_curves(npz_paths, out_stem, methods=None, title: str | None = None, sep
         title = labels[0] if labels else Path(paths[0]).name.split(".")[0]
     # SAM rows are drawn last so they sit on top, but the legend keeps the requested order.
     styles = {**method_styles(chosen), **(styles or {})}
+    # reference rows (made from the ground truth, ‡) are thin grey dotted lines: context, not contenders
+    refs = [m for m in chosen if is_reference(m)]
+    greys = {m: str(0.25 + 0.45 * i / max(len(refs) - 1, 1)) for i, m in enumerate(refs)}
+    styles = {m: {**st, "color": greys[m], "linestyle": (0, (1, 1)), "linewidth": 1.2} if m in greys else st
+              for m, st in styles.items()}
     plt = pyplot()
     written = []
     with plt.rc_context(RC):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from samis.datasets.base import MASK_THRESHOLD
 from samis.errors import ConfigError, DataError
 from samis.report.categories import OVERALL
 from samis.report.inputs import read_per_image
@@ -218,7 +219,7 @@ def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None,
         for c in columns:
             m = _load(ex.maps.get(c), "map")
             maps.append(None if m is None else _resize(m if m.ndim == 2 else m.mean(axis=2).astype(np.uint8), gt.shape[:2]))
-        loaded.append((ex, image, gt > 127, maps))
+        loaded.append((ex, image, gt > MASK_THRESHOLD, maps))
     heights = [cell_w * min(2.0, max(0.25, g.shape[0] / g.shape[1])) for _, _, g, _ in loaded]
     height_in = title_h + sum(heights) + gap * (len(rows) - 1) + pad
     W, H = round(width_in * PNG_DPI) / PNG_DPI, round(height_in * PNG_DPI) / PNG_DPI

@@ -104,7 +104,6 @@ def _browser_methods(definition: Definition, ref: str, available: list[str]) -> 
 
 def browser(layout: Layout, definition: Definition, ref: str, echo=print) -> Browser | None:
     """The per-image browser of one dataset split; writes the thumbnails it shows."""
-    from samis.datasets import get_dataset
     from samis.predictions import index_maps
     from samis.report import thumbnails
     from samis.report.inputs import read_per_image
@@ -114,8 +113,11 @@ def browser(layout: Layout, definition: Definition, ref: str, echo=print) -> Bro
     files = [f for s in ("baselines", "sam") if (f := layout.results_files(spec, split, s, protocol)["per_image"]).is_file()]
     if not files:
         return None
-    per_image = read_per_image(files)
-    methods = _browser_methods(definition, ref, list(dict.fromkeys(per_image["method"])))
+    per_image = read_per_image(files, scored_only=False)  # every image, defect-free ones too
+    from samis.report.style import is_reference
+
+    stored = [m for m in dict.fromkeys(per_image["method"]) if not is_reference(m)]  # reference maps are never stored
+    methods = _browser_methods(definition, ref, stored)
     metrics = [m for m in BROWSER_METRICS[protocol] if m in per_image.columns]
     values = per_image.set_index(["stem", "method"])
     folders = {}
@@ -123,7 +125,7 @@ def browser(layout: Layout, definition: Definition, ref: str, echo=print) -> Bro
         for m in source.methods:
             if m in methods and (source.root / m).is_dir():
                 folders[m] = index_maps(source.root / m)
-    samples = get_dataset(spec.name, root=spec.data_root, split=split).samples()
+    samples = spec.open(split).samples()  # with the entry's options (categories: folders) and subset
     stems = set(per_image["stem"])
     out = layout.output
     thumbs = out / "html" / spec.label

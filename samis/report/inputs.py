@@ -104,8 +104,12 @@ def read_results(sources) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True, sort=False)
 
 
-def read_per_image(sources) -> pd.DataFrame:
-    """All per-image rows (``method, dataset, split, stem, category, <metrics>``) in one frame."""
+def read_per_image(sources, scored_only: bool = True) -> pd.DataFrame:
+    """All per-image rows (``method, dataset, split, stem, category, <metrics>``) in one frame.
+
+    ``scored_only``: only the images the summary's means count (``scored`` 1; the evaluator scores
+    defect-free images apart), so a category or bootstrap mean is formed over the same images as the
+    main table's."""
     frames = []
     for name, frame in _frames(sources, "per-image file"):
         _check_columns(name, frame, ("method", "dataset", "stem"), "per-image file")
@@ -119,6 +123,8 @@ def read_per_image(sources) -> pd.DataFrame:
             f"per-image rows repeat: method {row['method']!r}, image {row['stem']!r} on {row['dataset']} "
             "appears more than once across the files given; pass each per-image file once"
         )
+    if scored_only and "scored" in merged.columns:
+        merged = merged[merged["scored"].fillna(1).astype(int) == 1].reset_index(drop=True)
     return merged
 
 

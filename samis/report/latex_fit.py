@@ -36,7 +36,7 @@ def text_width(text: str, bold: bool = False) -> float:
             w = _LOWER
         elif ch == " ":
             w = _SPACE
-        elif ch in "↑↓†±*–":
+        elif ch in "↑↓†‡±*–":
             w = 6.0
         else:
             w = _PUNCT

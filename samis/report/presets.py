@@ -2,7 +2,8 @@
 
 A table with all eleven sod metrics on three datasets does not fit a page; papers of the field
 print a handful. The main tables show the set each literature prints (sod: Sm, wF, maxF, maxE, MAE,
-IoU; steel: WF, SM, OR, PFOM, MAE); a per-category table shows three, a significance table one.
+IoU; steel: WF, SM, OR, PFOM, MAE; plus ``clean`` and ``FPA`` where a split has defect-free images,
+which the evaluator scores apart); a per-category table shows three, a significance table one.
 Every metric stays in the results CSVs.
 """
 

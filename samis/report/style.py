@@ -1,7 +1,8 @@
 """What a metric, a method and a number look like in a report, in one place.
 
-Tables and figures must agree on which way a metric improves, which rows are SAM, which are upper
-bounds that may not be ranked against zero-shot methods, and how a dataset is named; keeping those
+Tables and figures must agree on which way a metric improves, which rows are SAM, which read the
+ground truth (oracles †, reference rows ‡) and so may not be ranked against zero-shot methods, and
+how a dataset is named; keeping those
 rules here means a table and the figure beside it never disagree. The metrics themselves (their
 names, directions and number style) are the protocols' data (:mod:`samis.protocols`).
 """
@@ -12,17 +13,21 @@ import math
 import re
 
 from samis.protocols import LOWER, PROTOCOLS, direction, metric_names
+from samis.references import PREFIX as REFERENCE_PREFIX
 
 # Every protocol's metrics: ranked in tables without being asked.
 KNOWN_METRICS = metric_names()
 
 # Identity columns of the results files: never metrics.
 ID_COLUMNS = ("method", "dataset", "split", "category", "stem", "n_images")
+# Per-image bookkeeping of the evaluator (does the image count in the means; its map's foreground share):
+# numbers, never metrics of a table.
+PER_IMAGE_BOOKKEEPING = ("scored", "fg_area")
 
 # Besides the protocols' own directions, lower is better for these columns (exact names,
 # case-insensitive) and for any column whose name matches LOWER_BETTER_PATTERN (run times, memory,
 # error rates).
-_LOWER_BETTER = {"mae", "time_per_image_s", "seconds", "latency_ms", "memory_mb", "params_m"}
+_LOWER_BETTER = {"mae", "fpa", "time_per_image_s", "seconds", "latency_ms", "memory_mb", "params_m"}
 LOWER_BETTER_PATTERN = re.compile(r"(^|_)(mae|time|seconds|latency|memory|mem|params|error|err)(_|$)", re.I)
 
 DATASET_NAMES = {"sd900": "SD900", "mt": "MT", "nrsd": "NRSD", "folder": "Folder"}
@@ -54,10 +59,21 @@ def is_sam(method: str) -> bool:
     return any(_SAM_TOKEN.match(t) for t in tokens if t)
 
 
+def is_reference(method: str) -> bool:
+    """Reference rows made from the ground truth (``ref-empty``, ``ref-gt_box``; :mod:`samis.references`)."""
+    return str(method).startswith(REFERENCE_PREFIX)
+
+
 def is_unranked(method: str, extra: tuple[str, ...] | list[str] = ()) -> bool:
-    """Upper bounds (``oracle`` in the name) and methods the user names are shown but never ranked."""
+    """Methods that use the ground truth (``oracle`` in the name), reference rows and methods the user
+    names are shown but never ranked."""
     name = str(method)
-    return bool(_UNRANKED_PATTERN.search(name)) or name in set(extra)
+    return bool(_UNRANKED_PATTERN.search(name)) or is_reference(name) or name in set(extra)
+
+
+def unranked_mark(method: str) -> str:
+    """The mark after an unranked row's name: ‡ for a reference row, † for the others."""
+    return "‡" if is_reference(method) else "†"
 
 
 def dataset_label(dataset, split=None, category=None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from samis.report.style import arrow
+from samis.report.style import arrow, unranked_mark
 
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -60,7 +60,7 @@ def markdown(table, notes: bool = True) -> str:
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(align) + "|")
     for i, method in enumerate(table.methods):
-        name = _md_escape(_name(table, i)) + ("†" if table.unranked[i] else "")
+        name = _md_escape(_name(table, i)) + (unranked_mark(table.methods[i]) if table.unranked[i] else "")
         cells = [_md_cell(c, i) for g in table.groups for c in g.columns]
         lines.append("| " + " | ".join([name] + cells) + " |")
     if notes and table.notes:
@@ -89,13 +89,14 @@ def _latex_cell(col, i: int) -> str:
 def latex_text(note: str) -> str:
     """Escaped LaTeX of a note or cell with the table symbols (†, arrows, ±, en dash, <, Δ) as math."""
     note = latex_escape(note)
-    return (note.replace("†", r"$^\dagger$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
+    return (note.replace("†", r"$^\dagger$").replace("‡", r"$^\ddagger$").replace("↑", r"$\uparrow$")
+            .replace("↓", r"$\downarrow$")
             .replace("±", r"$\pm$").replace("–", "--").replace("−", "$-$").replace("<", "$<$")
             .replace("Δ", r"$\Delta$"))
 
 
 def _row_name(table, i: int) -> str:
-    return latex_escape(_name(table, i)) + (r"$^\dagger$" if table.unranked[i] else "")
+    return latex_escape(_name(table, i)) + (latex_text(unranked_mark(table.methods[i])) if table.unranked[i] else "")
 
 
 def _head(c) -> str:
@@ -110,7 +111,7 @@ def wide_width(table) -> float:
     """Estimated width (pt) of the wide layout: one column group per dataset."""
     from samis.report.latex_fit import tabular_width
 
-    columns = [["Method"] + [_name(table, i) + "†" * table.unranked[i] for i in range(len(table.methods))]]
+    columns = [["Method"] + [_name(table, i) + unranked_mark(table.methods[i]) * table.unranked[i] for i in range(len(table.methods))]]
     spans, start = [], 1
     for g in table.groups:
         for c in g.columns:
@@ -126,7 +127,7 @@ def stacked_width(table) -> float:
     from samis.report.latex_fit import tabular_width
 
     metrics = list(dict.fromkeys(c.metric for g in table.groups for c in g.columns))
-    names = ["Method"] + [_name(table, i) + "†" * table.unranked[i] for i in range(len(table.methods))]
+    names = ["Method"] + [_name(table, i) + unranked_mark(table.methods[i]) * table.unranked[i] for i in range(len(table.methods))]
     columns = [names + [g.label for g in table.groups]]
     for m in metrics:
         cells = [header_name(m) + "↑"]

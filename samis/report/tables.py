@@ -3,7 +3,7 @@
 The table is built once as a small model (``Table``): row order, column groups, which cells are
 best and second; the Markdown and LaTeX writers only dress it. Ranking uses the values as they are
 printed, so two methods that print the same number are marked alike, and never ranks a missing cell
-or an upper bound (``oracle``) against zero-shot methods.
+or a method that reads the ground truth (``oracle``) or a reference row (``ref-``) against zero-shot methods.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pandas as pd
 from samis.errors import ConfigError
 from samis.report.categories import metric_columns
 from samis.report.inputs import read_results
-from samis.report.style import KNOWN_METRICS, STYLES, dataset_label, format_value, is_sam, is_unranked, lower_is_better
+from samis.report.style import (KNOWN_METRICS, STYLES, dataset_label, format_value, is_reference, is_sam, is_unranked,
+                                lower_is_better)
 from samis.report.table_markup import header_name
 from samis.sorting import natural_key
 
@@ -47,6 +48,7 @@ class Group:
     key: tuple
     columns: list
     n_images: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)  # n_<column> / n_free -> {method: images}, where the results give them
 
 
 @dataclass
@@ -179,7 +181,13 @@ def build_table(results, metrics=None, order: str = "grouped", style: str = "sod
                 idx = (m,) + tuple(key)
                 if idx in indexed.index and pd.notna(indexed.at[idx, "n_images"]):
                     n_img[m] = int(indexed.at[idx, "n_images"])
-        groups.append(Group(label, key, cols, n_img))
+        counts = {}
+        for count in (c for c in indexed.columns if str(c).startswith("n_") and c != "n_images"):
+            found = {m: int(indexed.at[(m,) + tuple(key), count]) for m in methods
+                     if (m,) + tuple(key) in indexed.index and pd.notna(indexed.at[(m,) + tuple(key), count])}
+            if found:
+                counts[count] = found
+        groups.append(Group(label, key, cols, n_img, counts))
 
     unranked_flags = [unr[m] for m in methods]
     notes = _notes(methods, unranked_flags, groups, metrics, ranked_metric)
@@ -237,14 +245,27 @@ def _sort_by_metric(methods, spec, group_keys, indexed, key_cols):
     return sorted(methods, key=sort_key)
 
 
+def reference_note(methods) -> str:
+    """The footnote of reference rows: what each one is, and that none is ranked."""
+    from samis.references import describe
+
+    parts = [f"{m}: {describe(m)}" for m in methods]
+    return ("‡ Reference, not ranked: a map made from the ground truth alone, no model ("
+            + "; ".join(parts) + ").")
+
+
 def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
     notes = []
     if any(col.ranked for g in groups for col in g.columns):
         notes.append("Best per column in bold, second underlined; ↑ higher is better, ↓ lower is better.")
-    flagged = [m for m, u in zip(methods, unranked_flags) if u]
+    refs = [m for m, u in zip(methods, unranked_flags) if u and is_reference(m)]
+    flagged = [m for m, u in zip(methods, unranked_flags) if u and not is_reference(m)]
+    if refs:
+        notes.append(reference_note(refs))
     if flagged:
         if any(re.search("oracle", m, re.I) for m in flagged):
-            notes.append("† Not ranked: an oracle uses the ground truth to pick its output, so it is an upper bound, not a zero-shot result.")
+            notes.append("† Not ranked: an oracle reads the ground truth to pick its output, so it is not a zero-shot result "
+                         "(nor an upper bound).")
         else:
             notes.append("† Not ranked against the other methods.")
     shown = {c.metric for g in groups for c in g.columns}
@@ -253,13 +274,34 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
         notes.append(f"Not ranked: {', '.join(header_name(m) for m in unranked_cols)}.")
     if any(math.isnan(v) for g in groups for c in g.columns for v in c.values):
         notes.append("– : no result for that method on that dataset.")
+    sizes = [f"{g.label} {_common(g.n_images)}" for g in groups if g.n_images]
+    if sizes:
+        notes.append("Images each number is a mean over: " + ", ".join(sizes) + ".")
+    for g in groups:
+        free = g.counts.get("n_free")
+        if free:
+            notes.append(f"{g.label}: {_common(free)} defect-free images are left out of the means and scored apart "
+                         "(clean: share whose map cut at 0.5 is all background; FPA: mean false-positive area; "
+                         "n/a for modes whose prompts come from the ground truth).")
+        for col in g.columns:
+            fewer = g.counts.get(f"n_{col.metric}", {})
+            odd = [f"{m} {n}" for m, n in fewer.items() if n != g.n_images.get(m)]
+            if odd:
+                notes.append(f"{g.label}: {header_name(col.metric)} is a mean over the images where it is defined "
+                             f"({', '.join(odd)}).")
     for g in groups:
         counts = set(g.n_images.values())
         if len(counts) > 1:
-            common = max(counts, key=lambda n: sum(1 for v in g.n_images.values() if v == n))
+            common = _common(g.n_images)
             odd = [f"{m} {n}" for m, n in g.n_images.items() if n != common]
             notes.append(f"{g.label}: methods evaluated on different image counts ({', '.join(odd)}; others {common}).")
     return notes
+
+
+def _common(counts: dict) -> int:
+    """The most frequent image count of a column group."""
+    values = list(counts.values())
+    return max(set(values), key=values.count)
 
 
 def _to_csv(table: Table, results, metrics, cis=None) -> str:

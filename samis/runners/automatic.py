@@ -6,7 +6,8 @@ Policies (see docs/runners.md):
 - ``score``: each pixel is the highest predicted IoU of a (non-background) mask covering it,
   ``round(255 * iou)``; a soft map.
 - ``oracle``: a mask is kept when more than ``oracle_overlap`` of it lies on the ground truth; the
-  union of kept masks. It looks at the ground truth, so it is an upper bound, never zero-shot.
+  union of kept masks. It reads the ground truth, so it is never zero-shot; it is no upper bound
+  either (it drops masks that cover a defect only partly, and can score below ``union``).
 
 ``generate()`` is the expensive part (minutes per image on a CPU at 32 x 32 points), so its raw
 masks are cached on disk per model, image and generator parameters: every policy, in this run or

@@ -149,7 +149,7 @@ def test_16bit_image_and_mask_read_as_their_8bit_values(sd900_copy):
     assert Image.open(sd900_copy / IMG / "In_1.png").mode.startswith("I;16")
     image, mask = get_dataset("sd900", root=sd900_copy.parent).samples()[0].load()
     assert (image == gray[:, :, None]).all()
-    assert (mask == (gt > 127)).all() and mask.any()
+    assert (mask == (gt > 128)).all() and mask.any()
     assert_ok(samis_cli("datasets", "check", "sd900", "--data-root", sd900_copy.parent, "--no-progress"))
 
 
@@ -168,7 +168,7 @@ def test_rgb_mask_is_read_as_its_luminance(sd900_copy):
     assert Image.open(sd900_copy / GT / "In_2.png").mode == "RGB"
     sample = get_dataset("sd900", root=sd900_copy.parent).samples()[1]
     assert sample.stem == "In_2"
-    assert (sample.load_mask() == (gt > 127)).all()
+    assert (sample.load_mask() == (gt > 128)).all()
 
 
 def test_rgb_image_gives_three_channels(tmp_path):
@@ -184,7 +184,7 @@ def test_bmp_mask_and_jpeg_image_are_accepted(sd900_copy):
     (sd900_copy / GT / "Sc_1.png").unlink()
     gt.save(sd900_copy / GT / "Sc_1.bmp")
     samples = get_dataset("sd900", root=sd900_copy.parent).samples()
-    assert (samples[3].load_mask() == (np.asarray(gt) > 127)).all()
+    assert (samples[3].load_mask() == (np.asarray(gt) > 128)).all()
 
 
 def test_two_files_one_stem_is_an_error(sd900_copy):
@@ -227,7 +227,7 @@ def test_folder_set_colour_label_mask_is_not_silently_empty(datasets_root, tmp_p
     every score on that image would be wrong.
     """
     root = _folder_set(tmp_path / "set", datasets_root, {"a": "In_1"})
-    gt = np.asarray(Image.open(root / "masks" / "a.png").convert("L")) > 127
+    gt = np.asarray(Image.open(root / "masks" / "a.png").convert("L")) > 128
     red = np.zeros(gt.shape + (3,), np.uint8)
     red[gt] = (255, 0, 0)
     Image.fromarray(red).save(root / "masks" / "a.png")
@@ -242,8 +242,8 @@ def test_folder_set_colour_label_mask_is_not_silently_empty(datasets_root, tmp_p
 
 def test_folder_set_01_label_and_palette_masks(datasets_root, tmp_path):
     root = _folder_set(tmp_path / "set", datasets_root, {"lab": "In_1", "pal": "Pa_1"})
-    gt_lab = np.asarray(Image.open(root / "masks" / "lab.png").convert("L")) > 127
-    gt_pal = np.asarray(Image.open(root / "masks" / "pal.png").convert("L")) > 127
+    gt_lab = np.asarray(Image.open(root / "masks" / "lab.png").convert("L")) > 128
+    gt_pal = np.asarray(Image.open(root / "masks" / "pal.png").convert("L")) > 128
     Image.fromarray(gt_lab.astype(np.uint8)).save(root / "masks" / "lab.png")  # 0/1 labels
     pal = Image.fromarray(gt_pal.astype(np.uint8), mode="P")
     pal.putpalette([0, 0, 0, 128, 0, 0] + [0] * 762)  # VOC-style dark red
@@ -341,7 +341,7 @@ def test_oversized_image_is_a_named_error_not_a_traceback(sd900_copy):
 
 def test_one_bit_mask_palette_image_cmyk_and_grey_alpha(sd900_copy):
     gray = np.asarray(Image.open(sd900_copy / IMG / "In_1.bmp").convert("L"))
-    gt = np.asarray(Image.open(sd900_copy / GT / "In_1.png").convert("L")) > 127
+    gt = np.asarray(Image.open(sd900_copy / GT / "In_1.png").convert("L")) > 128
     Image.fromarray(gt).convert("1").save(sd900_copy / GT / "In_1.png")
     assert Image.open(sd900_copy / GT / "In_1.png").mode == "1"
     (sd900_copy / IMG / "In_1.bmp").unlink()
