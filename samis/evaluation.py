@@ -30,7 +30,8 @@ from samis.metrics.gt import GroundTruth
 from samis.metrics.score import MapMetrics
 from samis.predictions import index_method, list_methods, read_map
 from samis.protocols import Accumulated, Protocol, get_protocol, parse_protocols
-from samis.results_files import IMAGE_CURVES, output_paths
+from samis.protocols.ground_truth import check_methods
+from samis.results_files import IMAGE_CURVES, written_files
 
 CHUNK = 8  # images per task: large enough to amortize pickling, small enough to balance two workers
 
@@ -105,6 +106,7 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     kept = _check_coverage(indexed, len(samples), where, strict)
     if not kept:
         raise DataError(f"no method under {predictions_root} has maps for every image of {where}; nothing to score")
+    check_methods(protocols, {m.name: m.folder for m in kept})  # e.g. anomaly refuses prompted SAM modes
 
     values = {(m.name, p): [] for m in kept for p in protocols}
     sums = {(m.name, p): {} for m in kept for p in protocols}
@@ -128,7 +130,7 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
         summary, per_image = _tables(dataset, samples, kept, values, scores, proto)
         tables[name] = summary
         if out is not None:
-            files = output_paths(out, name, len(protocols) > 1)
+            files = written_files(out, name, len(protocols) > 1)  # image_curves only for a protocol with F and E curves
             _write_csv(files["summary"], summary)
             _write_csv(files["per_image"], per_image)
             if proto.curves:

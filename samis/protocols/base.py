@@ -72,6 +72,7 @@ class Protocol:
     ``curves``: names of summed arrays written as mean curves to ``FILE.curves.npz``, index ``i`` the
     threshold ``i``; ``curves_descending`` when ``measure`` gives them from threshold 255 down to 0.
     ``decimals`` and ``leading_zero``: how the protocol's literature prints its numbers in tables.
+    ``uses_ground_truth``: set (to the reason) when maps that used the ground truth cannot be scored.
     """
 
     name: str
@@ -84,6 +85,9 @@ class Protocol:
     curves_descending: bool = False
     decimals: int = 3
     leading_zero: bool = True
+    # why the protocol cannot score maps made with the ground truth (prompted modes, the oracle policy);
+    # empty when it can. The evaluator refuses such methods (by their manifest) for this protocol.
+    uses_ground_truth: str = ""
 
     def __post_init__(self):
         undirected = [c for c in self.columns if self.directions.get(c) not in (HIGHER, LOWER)]
