@@ -100,6 +100,10 @@ class Protocol:
     def lower_is_better(self, column: str) -> bool:
         return self.directions[column] == LOWER
 
+    def is_image_mean(self, column: str) -> bool:
+        """Whether the split's value is a mean of the per-image values (so resampling those reproduces it)."""
+        return self.reducers.get(column, mean) in (mean, mean_where_defined)
+
     def summary(self, acc: Accumulated) -> dict[str, float]:
         """Every column's summary value for one method on one split."""
         return {c: self.reducers.get(c, mean)(acc, c) for c in self.columns}
