@@ -112,7 +112,9 @@ def test_reproduce_scores_prompted_modes_with_sod_but_not_with_anomaly(mt_maps, 
             "datasets": [{"name": "mt", "label": "MT", "data_root": str(datasets_root), "splits": ["full"],
                           "limit": MT_LIMIT, "protocols": ["anomaly", "steel"]}],
             "models": [{"name": "vit_t", "device": "cpu"}], "modes": [{"mode": "box"}],
-            "baselines": {"MT": {"root": "maps", "methods": ["FT", "boxed"]}}}
+            "baselines": {"MT": {"root": "maps", "methods": ["FT", "boxed"]}},
+            "tables": [{"kind": "main", "name": "main-anomaly", "protocol": "anomaly"},
+                       {"kind": "main", "name": "main-steel", "protocol": "steel"}]}
     (tmp_path / "a.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     result = CliRunner().invoke(reproduce_cli, [str(tmp_path / "a.yaml"), "--only", "evaluate", "--jobs", "1"])
     assert result.exit_code == 0, result.output
@@ -123,6 +125,16 @@ def test_reproduce_scores_prompted_modes_with_sod_but_not_with_anomaly(mt_maps, 
     assert list(anomaly["method"]) == ["FT"] and list(steel["method"]) == ["FT", "boxed"]
     again = CliRunner().invoke(reproduce_cli, [str(tmp_path / "a.yaml"), "--only", "evaluate", "--jobs", "1"])
     assert "up to date, skipped" in again.output
+
+    tables = CliRunner().invoke(reproduce_cli, [str(tmp_path / "a.yaml"), "--only", "tables", "--jobs", "1", "--quiet"])
+    assert tables.exit_code == 0, tables.output
+    main_anomaly = pd.read_csv(tmp_path / "out" / "tables" / "main-anomaly.csv")
+    assert list(main_anomaly["method"]) == ["FT"]
+    assert main_anomaly.loc[0, "AUPRO_0.3"] == pytest.approx(anomaly.loc[0, "AUPRO_0.3"], abs=1e-9)
+    # pooled columns are no mean of per-image values: no bootstrap interval; steel's means have one
+    assert not [c for c in main_anomaly.columns if c.endswith(("_lo", "_hi"))]
+    assert "WF_lo" in pd.read_csv(tmp_path / "out" / "tables" / "main-steel.csv").columns
+    assert "AUPRO\\_0.3" in (tmp_path / "out" / "tables" / "main-anomaly.tex").read_text()
 
 
 def test_seg_protocol_on_bsdata_test_matches_numpy(datasets_root, tmp_path):

@@ -154,7 +154,7 @@ def run_facts(layout: Layout, definition: Definition) -> list[tuple[str, str]]:
     """What produced the report: definition, samis version and commit, models, weights, times."""
     from samis import __version__
     from samis.experiments.readme import _manifests, _show
-    from samis.experiments.run_sam import time_per_image
+    from samis.experiments.timing import time_per_image
     from samis.runners.store import git_commit
 
     facts = [("experiment", definition.name), ("definition", _show(definition.path, definition)),
