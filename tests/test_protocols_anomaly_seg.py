@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from samis.baselines import write_ft_maps
-from samis.cli import cli
+from samis.cli import cli, main
 from samis.cli.selection import open_dataset
 from samis.errors import ConfigError
 from samis.evaluation import evaluate
@@ -85,7 +85,7 @@ def _manifest(folder, mode: dict) -> None:
     (folder / "manifest.json").write_text(json.dumps({"method": folder.name, "config": normalize(mode).as_dict()}))
 
 
-def test_anomaly_refuses_maps_made_with_the_ground_truth(mt_maps, datasets_root, tmp_path):
+def test_anomaly_refuses_maps_made_with_the_ground_truth(mt_maps, datasets_root, tmp_path, capsys):
     root, samples = mt_maps
     ds = open_dataset("mt", datasets_root, "full", limit=MT_LIMIT)
     for name, mode in (("SAM-box", {"mode": "box"}), ("SAM-oracle", {"mode": "automatic", "policy": "oracle"}),
@@ -95,9 +95,32 @@ def test_anomaly_refuses_maps_made_with_the_ground_truth(mt_maps, datasets_root,
     with pytest.raises(ConfigError, match=r"protocol anomaly does not score SAM-box \(mode box\), SAM-oracle "
                                           r"\(mode automatic/oracle\): .*ground truth.*--method"):
         evaluate(ds, tmp_path, "anomaly", jobs=1, progress=False)
+    with pytest.raises(SystemExit) as info:
+        main(["evaluate", "--dataset", "mt", "--data-root", str(datasets_root), "--limit", str(MT_LIMIT),
+              "--predictions", str(tmp_path), "--protocol", "anomaly"])
+    assert info.value.code == 2
+    assert "error: protocol anomaly does not score SAM-box (mode box)" in capsys.readouterr().err
     table = evaluate(ds, tmp_path, "anomaly", methods=["SAM-union"], jobs=1, progress=False)
     assert table["AUPRO_0.3"].notna().all()  # the automatic mode's union policy never sees the ground truth
     assert len(evaluate(ds, tmp_path, "seg", methods=["SAM-box"], jobs=1, progress=False)) == 1
+
+
+def test_protocols_are_grouped_by_the_methods_they_score(tmp_path):
+    from samis.experiments.evaluate_step import _groups
+
+    for name in ("FT", "boxed", "broken"):
+        (tmp_path / name).mkdir()
+    _manifest(tmp_path / "boxed", {"mode": "box"})
+    lines = []
+    groups = _groups(("sod", "anomaly", "steel"), tmp_path, ["FT", "boxed"], lines.append)
+    assert groups == [(("sod", "steel"), ["FT", "boxed"]), (("anomaly",), ["FT"])]
+    assert lines == ["protocol anomaly does not score boxed (mode box): " + PROTOCOLS["anomaly"].uses_ground_truth
+                     + "; left out of its results"]
+    assert _groups(("anomaly",), tmp_path, ["boxed"], lines.append) == []  # nothing to score: no results files
+    (tmp_path / "broken" / "manifest.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="broken/manifest.json: unreadable manifest"):
+        _groups(("anomaly",), tmp_path, ["broken"], lines.append)
+    assert _groups(("sod",), tmp_path, ["broken"], lines.append) == [(("sod",), ["broken"])]  # sod reads no manifest
 
 
 def test_reproduce_scores_prompted_modes_with_sod_but_not_with_anomaly(mt_maps, datasets_root, tmp_path):
