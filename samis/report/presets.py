@@ -16,7 +16,8 @@ MAIN_METRICS = {
 # not the pooled number), so per-category and significance tables show the per-image-meaningful ones
 CATEGORY_METRICS = {"sod": ("Sm", "IoU", "MAE"), "steel": ("WF", "SM", "MAE"),
                     "anomaly": ("pixel_AUROC", "AUPRO_0.3"), "seg": ("IoU_per_image_mean",)}
-SIGNIFICANCE_METRICS = {"sod": ("IoU",), "steel": ("WF",), "seg": ("IoU_per_image_mean",)}
+SIGNIFICANCE_METRICS = {"sod": ("IoU",), "steel": ("WF",), "anomaly": ("pixel_AUROC", "AUPRO_0.3"),
+                        "seg": ("IoU_per_image_mean",)}
 
 
 def default_metrics(kind: str, protocol: str) -> tuple[str, ...]:
