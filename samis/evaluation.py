@@ -30,7 +30,8 @@ from samis.metrics.gt import GroundTruth
 from samis.metrics.score import MapMetrics
 from samis.predictions import index_method, list_methods, read_map
 from samis.protocols import Accumulated, Protocol, get_protocol, parse_protocols
-from samis.results_files import IMAGE_CURVES, output_paths
+from samis.protocols.ground_truth import check_methods
+from samis.results_files import IMAGE_CURVES, written_files
 
 CHUNK = 8  # images per task: large enough to amortize pickling, small enough to balance two workers
 
@@ -125,6 +126,7 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     kept = _check_coverage(indexed, len(samples), where, strict)
     if not kept and not references:
         raise DataError(f"no method under {predictions_root} has maps for every image of {where}; nothing to score")
+    check_methods(protocols, {m.name: m.folder for m in kept})  # e.g. anomaly refuses prompted SAM modes
     clash = sorted({m.name for m in kept} & {r.name for r in references})
     if clash:
         raise DataError(f"method folder {clash[0]!r} under {predictions_root} has a reference row's name; rename the "
@@ -140,32 +142,34 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
     fg_area = {m.name: [] for m in rows}  # per image and method: share of pixels > 0.5
     for empty, image_results in _run(samples, kept, references, protocols, jobs, progress, where):
         free.append(empty)
-        counted = not (empty and empty_gt == "apart")
+        apart_here = empty and empty_gt == "apart"
         for m, (measured, area) in zip(rows, image_results):
             fg_area[m.name].append(area)
             for p, (vals, arrays) in measured.items():
                 values[m.name, p].append(vals)
                 if (m.name, p) in image_curves:  # every image's (the per-image file lists every image too)
                     image_curves[m.name, p].append([arrays[c] for c in IMAGE_CURVES])
-                if not counted:
+                if apart_here and not get_protocol(p).scores_defect_free:
                     continue
                 total = sums[m.name, p]
                 for name, array in arrays.items():
                     total[name] = total.get(name, 0) + array  # in image order, as numpy's mean over axis 0 adds them
 
     free = np.array(free, dtype=bool)
-    counted = ~free if empty_gt == "apart" else np.ones(len(samples), dtype=bool)
+    every = np.ones(len(samples), dtype=bool)
+    counted_by_default = ~free if empty_gt == "apart" else every
     n_a = set(prompted) | {r.name for r in references if r.kind == "gt_box"}
     apart = _scored_apart(rows, fg_area, free, n_a) if free.any() and empty_gt == "apart" else None
     tables = {}
     for name in protocols:
         proto = get_protocol(name)
+        counted = every if proto.scores_defect_free else counted_by_default
         scores = {m.name: _accumulated([v for v, c in zip(values[m.name, name], counted) if c], sums[m.name, name])
                   for m in rows}
         summary, per_image = _tables(dataset, samples, rows, values, scores, proto, counted, fg_area, apart)
         tables[name] = summary
         if out is not None:
-            files = output_paths(out, name, len(protocols) > 1)
+            files = written_files(out, name, len(protocols) > 1)  # image_curves only for a protocol with F and E curves
             _write_csv(files["summary"], summary)
             _write_csv(files["per_image"], per_image)
             if proto.curves:

@@ -37,7 +37,10 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
             if not complete and not references:
                 continue
             base = layout.results_base(spec.label, split, source.name)
-            outputs = [f for p in spec.protocols for f in layout.written_results(spec, split, source.name, p)]
+            groups = [(p, m) for p, m in _groups(spec.protocols, source.root, complete,
+                                                  lambda line: echo(f"evaluate: {where}: {line}")) if m or references]
+            scored = [p for protocols, _ in groups for p in protocols]
+            outputs = [f for p in scored for f in layout.written_results(spec, split, source.name, p)]
             extra = {"left_out": sorted(set(source.methods) - set(complete))}
             if references:
                 extra["references"] = [r.name for r in references]
@@ -51,7 +54,27 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
                 continue
             refs = f" + {len(references)} reference(s)" if references else ""
             echo(f"evaluate: {where}: {len(complete)} method(s){refs} x {len(stems)} images, {', '.join(spec.protocols)}")
-            evaluate(dataset, source.root if complete else None, list(spec.protocols), methods=complete, strict=True,
-                     jobs=jobs, out=base, progress=progress, references=references, prompted=prompted,
-                     empty_gt=definition.empty_gt)
+            for protocols, methods in groups:
+                # one protocol of several alone: its own file name, as if evaluated with the others
+                out = layout.results_files(spec, split, source.name, protocols[0])["summary"] \
+                    if len(protocols) == 1 and len(spec.protocols) > 1 else base
+                evaluate(dataset, source.root if methods else None, list(protocols), methods=methods, strict=True,
+                         jobs=jobs, out=out, progress=progress, references=references, prompted=prompted,
+                         empty_gt=definition.empty_gt)
             record(base, current)
+
+
+def _groups(protocols, root, methods, echo) -> list[tuple[tuple[str, ...], list[str]]]:
+    """(protocols, the methods they score) with one evaluation each: a protocol that cannot score maps made
+    with the ground truth (anomaly) scores the other methods only, and says which it leaves out and why."""
+    from samis.protocols.ground_truth import refusal, refused_methods
+
+    folders = {m: root / m for m in methods}
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for protocol in protocols:
+        refused = refused_methods(protocol, folders)
+        if refused:
+            echo(refusal(protocol, refused) + "; left out of its results")
+        scored = tuple(m for m in methods if m not in refused)
+        groups.setdefault(scored, []).append(protocol)  # no method left: the reference rows may still be scored
+    return [(tuple(p), list(m)) for m, p in groups.items()]

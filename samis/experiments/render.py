@@ -159,11 +159,16 @@ def _statistics(units, every, metrics, spec: TableSpec, seed: int):
     """CIs of ``every`` metric (always: they go into the CSV) and, with ``significance: true``, a mark on
     each SAM cell of the shown ``metrics`` that differs from the best ranked non-SAM method of its column
     (Wilcoxon, Holm across the shown cells)."""
-    from samis.report.bootstrap import confidence_intervals
+    from samis.protocols import get_protocol
+    from samis.report.bootstrap import CURVE_METRICS, confidence_intervals
 
-    cis = pd.concat([confidence_intervals(frame, every, curves, seed=seed) for frame, curves in units], ignore_index=True) if units else None
+    # a pooled column (pixel AUROC, pooled IoU) is no mean of per-image values: resampling those says nothing
+    proto = get_protocol(spec.protocol)
+    every, metrics = ([m for m in ms if m in CURVE_METRICS or m not in proto.columns or proto.is_image_mean(m)]
+                      for ms in (every, metrics))
+    cis = pd.concat([confidence_intervals(frame, every, curves, seed=seed) for frame, curves in units], ignore_index=True) if units and every else None
     sups = {}
-    if spec.significance and units:
+    if spec.significance and units and metrics:
         from samis.report.significance import marks_against_best
 
         sups = marks_against_best(pd.concat([f for f, _ in units], ignore_index=True), metrics, seed=seed)

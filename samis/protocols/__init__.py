@@ -10,10 +10,10 @@ the metrics.
 from __future__ import annotations
 
 from samis.errors import ConfigError
-from samis.protocols import sod, steel
+from samis.protocols import anomaly, seg, sod, steel
 from samis.protocols.base import HIGHER, LOWER, Accumulated, Protocol
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (sod.PROTOCOL, steel.PROTOCOL)}
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (sod.PROTOCOL, steel.PROTOCOL, anomaly.PROTOCOL, seg.PROTOCOL)}
 # names that stand for several protocols (``--protocol both``: the two conventions of the steel study)
 PROTOCOL_SETS: dict[str, tuple[str, ...]] = {"both": ("sod", "steel")}
 

@@ -72,6 +72,8 @@ class Protocol:
     ``curves``: names of summed arrays written as mean curves to ``FILE.curves.npz``, index ``i`` the
     threshold ``i``; ``curves_descending`` when ``measure`` gives them from threshold 255 down to 0.
     ``decimals`` and ``leading_zero``: how the protocol's literature prints its numbers in tables.
+    ``uses_ground_truth``: set (to the reason) when maps that used the ground truth cannot be scored.
+    ``scores_defect_free``: every image counts, defect-free ones included, whatever ``empty_gt`` says.
     """
 
     name: str
@@ -84,6 +86,12 @@ class Protocol:
     curves_descending: bool = False
     decimals: int = 3
     leading_zero: bool = True
+    # why the protocol cannot score maps made with the ground truth (prompted modes, the oracle policy);
+    # empty when it can. The evaluator refuses such methods (by their manifest) for this protocol.
+    uses_ground_truth: str = ""
+    # the protocol is defined over defect-free and defective images together (anomaly detection): the
+    # evaluator's default of scoring defect-free images apart (``empty_gt="apart"``) does not apply to it
+    scores_defect_free: bool = False
 
     def __post_init__(self):
         undirected = [c for c in self.columns if self.directions.get(c) not in (HIGHER, LOWER)]
@@ -95,6 +103,10 @@ class Protocol:
 
     def lower_is_better(self, column: str) -> bool:
         return self.directions[column] == LOWER
+
+    def is_image_mean(self, column: str) -> bool:
+        """Whether the split's value is a mean of the per-image values (so resampling those reproduces it)."""
+        return self.reducers.get(column, mean) in (mean, mean_where_defined)
 
     def summary(self, acc: Accumulated) -> dict[str, float]:
         """Every column's summary value for one method on one split."""

@@ -22,7 +22,8 @@ from samis.imageio import atomic_write_bytes
 from samis.report.names import display_name
 from samis.report.style import lower_is_better
 
-BROWSER_METRICS = {"sod": ("IoU", "Sm", "MAE"), "steel": ("WF", "SM", "MAE")}
+BROWSER_METRICS = {"sod": ("IoU", "Sm", "MAE"), "steel": ("WF", "SM", "MAE"),
+                   "anomaly": ("pixel_AUROC", "AUPRO_0.3", "pixel_F1max"), "seg": ("IoU_per_image_mean",)}
 MAX_METHODS = 8  # per-image browser columns when no qualitative figure names the methods
 
 
@@ -118,7 +119,7 @@ def browser(layout: Layout, definition: Definition, ref: str, echo=print) -> Bro
 
     stored = [m for m in dict.fromkeys(per_image["method"]) if not is_reference(m)]  # reference maps are never stored
     methods = _browser_methods(definition, ref, stored)
-    metrics = [m for m in BROWSER_METRICS[protocol] if m in per_image.columns]
+    metrics = [m for m in BROWSER_METRICS.get(protocol, ()) if m in per_image.columns]
     values = per_image.set_index(["stem", "method"])
     folders = {}
     for source in layout.sources(spec, split):

@@ -13,14 +13,17 @@ MAIN_METRICS = {
     "sod": ("Sm", "wF", "maxF", "maxE", "MAE", "IoU"),
     "steel": ("WF", "SM", "OR", "PFOM", "MAE"),
 }
-CATEGORY_METRICS = {"sod": ("Sm", "IoU", "MAE"), "steel": ("WF", "SM", "MAE")}
-SIGNIFICANCE_METRICS = {"sod": ("IoU",), "steel": ("WF",)}
+# anomaly and seg: their per-image columns are each image's own value (a category's mean of those,
+# not the pooled number), so per-category and significance tables show the per-image-meaningful ones
+CATEGORY_METRICS = {"sod": ("Sm", "IoU", "MAE"), "steel": ("WF", "SM", "MAE"),
+                    "anomaly": ("pixel_AUROC", "AUPRO_0.3"), "seg": ("IoU_per_image_mean",)}
+SIGNIFICANCE_METRICS = {"sod": ("IoU",), "steel": ("WF",), "anomaly": ("pixel_AUROC", "AUPRO_0.3"),
+                        "seg": ("IoU_per_image_mean",)}
 
 
 def default_metrics(kind: str, protocol: str) -> tuple[str, ...]:
-    """The metrics a ``kind`` table of ``protocol`` shows by default."""
-    if kind == "categories":
-        return CATEGORY_METRICS[protocol]
-    if kind == "significance":
-        return SIGNIFICANCE_METRICS[protocol]
-    return MAIN_METRICS[protocol]
+    """The metrics a ``kind`` table of ``protocol`` shows by default (a protocol not listed: all its columns)."""
+    from samis.protocols import get_protocol
+
+    presets = {"categories": CATEGORY_METRICS, "significance": SIGNIFICANCE_METRICS}.get(kind, MAIN_METRICS)
+    return presets.get(protocol, get_protocol(protocol).columns)

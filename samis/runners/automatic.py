@@ -135,7 +135,7 @@ class AutomaticRunner:
         self.generated = 0
 
     def needs_ground_truth(self, cfg: AutomaticConfig) -> bool:
-        return cfg.policy == "oracle"
+        return cfg.uses_ground_truth
 
     def map(self, frame: ImageFrame, cfg: AutomaticConfig) -> tuple[np.ndarray, bool]:
         masks = self.masks(frame.image, cfg)

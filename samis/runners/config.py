@@ -56,6 +56,11 @@ class ModeConfig:
     autocast: str | None = None
     batch_size: int = opt(1, lo=1, execution=True)
 
+    @property
+    def uses_ground_truth(self) -> bool:
+        """Whether this mode reads the image's ground truth to make its map (prompts, oracle selection)."""
+        return False
+
     def __post_init__(self):
         if self.min_area < 0 or self.batch_size < 1:
             raise ConfigError("min_area must be >= 0 and batch_size >= 1")
@@ -132,6 +137,8 @@ class PromptedConfig(ModeConfig):
 
     multimask: str | int = "single"
     decoder: str = opt("fast", execution=True)
+
+    uses_ground_truth: ClassVar[bool] = True  # the prompts are read off the ground truth
 
     # options a subclass does not have read as "off"
     jitter: ClassVar[float] = 0.0
@@ -282,6 +289,10 @@ class AutomaticConfig(ModeConfig):
         if self.policy == "oracle" and self.oracle_overlap != self.default("oracle_overlap"):
             parts.append(f"ov{_num(self.oracle_overlap)}")
         return parts
+
+    @property
+    def uses_ground_truth(self) -> bool:
+        return self.policy == "oracle"  # the oracle keeps the masks that overlap the ground truth
 
     @property
     def generator_key(self) -> tuple:

@@ -43,7 +43,7 @@ class PromptedRunner:
         self.generated = 0
 
     def needs_ground_truth(self, cfg: PromptedConfig) -> bool:
-        return True
+        return cfg.uses_ground_truth
 
     def map(self, frame: ImageFrame, cfg: PromptedConfig) -> tuple[np.ndarray, bool]:
         predictor = frame.embed(self.run_model.predictor(cfg.autocast))
