@@ -166,7 +166,8 @@ def evaluate(dataset, predictions_root, protocol="steel", methods=None, strict=F
         counted = every if proto.scores_defect_free else counted_by_default
         scores = {m.name: _accumulated([v for v, c in zip(values[m.name, name], counted) if c], sums[m.name, name])
                   for m in rows}
-        summary, per_image = _tables(dataset, samples, rows, values, scores, proto, counted, fg_area, apart)
+        summary, per_image = _tables(dataset, samples, rows, values, scores, proto, counted, fg_area,
+                                     None if proto.scores_defect_free else apart)
         tables[name] = summary
         if out is not None:
             files = written_files(out, name, len(protocols) > 1)  # image_curves only for a protocol with F and E curves
@@ -262,7 +263,9 @@ def _tables(dataset, samples, kept, values, scores, proto: Protocol, counted, fg
                          "scored": int(c), **{col: vals[col] for col in cols}, "fg_area": area})
         acc = scores[m.name]
         row = {"method": m.name, **head, "n_images": n, **_summary(proto, acc)}
-        row.update({f"n_{col}": int(np.isfinite(acc.per_image[col]).sum()) for col in cols if acc.n})
+        # a mean over fewer images than the row's (PFOM) says so; a pooled column has no per-image count
+        row.update({f"n_{col}": int(np.isfinite(acc.per_image[col]).sum()) for col in cols
+                    if acc.n and proto.is_image_mean(col)})
         if apart is not None:
             row.update(n_free=len(samples) - n, clean=apart[m.name][0], FPA=apart[m.name][1])
         summary.append(row)

@@ -143,8 +143,8 @@ def test_reproduce_scores_prompted_modes_with_sod_but_not_with_anomaly(mt_maps, 
     assert result.exit_code == 0, result.output
     assert "protocol anomaly does not score boxed (mode box)" in result.output
     results = tmp_path / "out" / "results" / "MT" / "full"
-    anomaly = pd.read_csv(next(results.glob("*.anomaly.csv")))
-    steel = pd.read_csv(next(results.glob("*.steel.csv")))
+    anomaly = pd.read_csv(results / "baselines.anomaly.csv")
+    steel = pd.read_csv(results / "baselines.steel.csv")
     assert list(anomaly["method"]) == ["FT"] and list(steel["method"]) == ["FT", "boxed"]
     again = CliRunner().invoke(reproduce_cli, [str(tmp_path / "a.yaml"), "--only", "evaluate", "--jobs", "1"])
     assert "up to date, skipped" in again.output
@@ -152,7 +152,8 @@ def test_reproduce_scores_prompted_modes_with_sod_but_not_with_anomaly(mt_maps, 
     tables = CliRunner().invoke(reproduce_cli, [str(tmp_path / "a.yaml"), "--only", "tables", "--jobs", "1", "--quiet"])
     assert tables.exit_code == 0, tables.output
     main_anomaly = pd.read_csv(tmp_path / "out" / "tables" / "main-anomaly.csv")
-    assert list(main_anomaly["method"]) == ["FT"]
+    # the reference rows come along, except gt_box: it is made from the ground truth, like a prompted mode
+    assert list(main_anomaly["method"]) == ["FT", "ref-empty", "ref-full"]
     assert main_anomaly.loc[0, "AUPRO_0.3"] == pytest.approx(anomaly.loc[0, "AUPRO_0.3"], abs=1e-9)
     # pooled columns are no mean of per-image values: no bootstrap interval; steel's means have one
     assert not [c for c in main_anomaly.columns if c.endswith(("_lo", "_hi"))]

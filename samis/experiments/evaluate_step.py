@@ -16,6 +16,7 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
     from samis.evaluation import evaluate
     from samis.predictions import index_method
 
+    from samis.protocols import get_protocol
     from samis.runners.config import PromptedConfig, method_name
 
     layout = Layout(definition)
@@ -37,8 +38,10 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
             if not complete and not references:
                 continue
             base = layout.results_base(spec.label, split, source.name)
-            groups = [(p, m) for p, m in _groups(spec.protocols, source.root, complete,
-                                                  lambda line: echo(f"evaluate: {where}: {line}")) if m or references]
+            groups = _groups(spec.protocols, source.root, complete, lambda line: echo(f"evaluate: {where}: {line}"))
+            if references:  # the reference rows are scored under every protocol, with or without methods
+                covered = {p for protocols, _ in groups for p in protocols}
+                groups += [((p,), []) for p in spec.protocols if p not in covered]
             scored = [p for protocols, _ in groups for p in protocols]
             outputs = [f for p in scored for f in layout.written_results(spec, split, source.name, p)]
             extra = {"left_out": sorted(set(source.methods) - set(complete))}
@@ -58,8 +61,11 @@ def evaluate_all(definition: Definition, jobs: int | None = None, progress: bool
                 # one protocol of several alone: its own file name, as if evaluated with the others
                 out = layout.results_files(spec, split, source.name, protocols[0])["summary"] \
                     if len(protocols) == 1 and len(spec.protocols) > 1 else base
+                # a protocol that refuses maps made with the ground truth refuses the gt_box reference too
+                refs = tuple(r for r in references
+                             if r.kind != "gt_box" or not any(get_protocol(p).uses_ground_truth for p in protocols))
                 evaluate(dataset, source.root if methods else None, list(protocols), methods=methods, strict=True,
-                         jobs=jobs, out=out, progress=progress, references=references, prompted=prompted,
+                         jobs=jobs, out=out, progress=progress, references=refs, prompted=prompted,
                          empty_gt=definition.empty_gt)
             record(base, current)
 
@@ -76,5 +82,6 @@ def _groups(protocols, root, methods, echo) -> list[tuple[tuple[str, ...], list[
         if refused:
             echo(refusal(protocol, refused) + "; left out of its results")
         scored = tuple(m for m in methods if m not in refused)
-        groups.setdefault(scored, []).append(protocol)  # no method left: the reference rows may still be scored
+        if scored:
+            groups.setdefault(scored, []).append(protocol)
     return [(tuple(p), list(m)) for m, p in groups.items()]
