@@ -176,7 +176,8 @@ def test_more_data_definition_reads_ksdd_and_mvtec_from_environment(ksdd_root, t
     monkeypatch.setenv("SAMIS_DATA_ROOT", str(datasets_root))
     d = load_definition(definition)
     units = {f"{spec.label}/{split}": len(spec.open(split)) for spec, split in d.units()}
-    assert units == {"KolektorSDD/defective": 4, "KolektorSDD/full": 24, "MVTec-bottle/defective": 2, "BSData/test": 70}
+    assert units == {"KolektorSDD/defective": 4, "KolektorSDD/full": 24, "MVTec-bottle/defective": 2,
+                     "MVTec-bottle/test": 4, "BSData/test": 70}
     assert dict(d.dataset("MVTec-bottle").options) == {"object": "bottle"}
 
 
