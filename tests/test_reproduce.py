@@ -109,3 +109,26 @@ def test_shards_give_the_same_maps_as_one_run(tmp_path):
     b = {p.relative_to(split.predictions): p.read_bytes() for p in split.predictions.rglob("*.png")}
     assert len(a) == 2 * 3 and a == b
     assert "run: vit_t prompted on syn (shard 0-of-1): all 3 images done, skipped" in steps(whole, only="run")
+
+
+def test_dataset_entry_modes_limit_what_runs_there(tmp_path):
+    """``modes:`` on a dataset entry runs only those mode kinds there (e.g. automatic on defect-free images)."""
+    path = make_study(tmp_path, modes=[{"mode": "box"}, {"mode": "point", "n_points": 1}])
+    data = yaml.safe_load(path.read_text())
+    second = dict(data["datasets"][0], label="syn-box", modes=["box"])
+    data["datasets"].append(second)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    definition = load_definition(path)
+    lines = steps(definition, only="run")
+    preds = tmp_path / "preds"
+    assert sorted(p.name for p in (preds / "syn").iterdir() if p.is_dir()) == ["SAM-vit_t-box", "SAM-vit_t-point1"]
+    assert sorted(p.name for p in (preds / "syn-box").iterdir() if p.is_dir()) == ["SAM-vit_t-box"]
+    assert not any("syn-box" in line and "point" in line for line in lines), lines
+    steps(definition, only="evaluate")
+    summary = (tmp_path / "out" / "results" / "syn-box" / "full" / "sam.steel.csv").read_text()
+    assert "SAM-vit_t-box" in summary and "point1" not in summary
+
+    data["datasets"][1]["modes"] = ["boxes"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ConfigError, match=r"datasets\[1\]\.modes\[0\]"):
+        load_definition(path)

@@ -65,6 +65,11 @@ class DatasetSpec:
     protocols: tuple[str, ...] = ("sod",)
     options: tuple[tuple[str, Any], ...] = ()  # adapter options (keys of the entry, e.g. object: bottle)
     subset: Any = None  # samis.datasets.subset.Subset (limit:/stems:), None: the whole split
+    modes: tuple[str, ...] | None = None  # the mode kinds run on this entry (modes: [automatic]); None: every mode
+
+    def runs(self, cfg: ModeConfig) -> bool:
+        """Whether the study's mode config ``cfg`` runs on this entry (its ``modes:`` key, default all)."""
+        return self.modes is None or cfg.mode in self.modes
 
     def open(self, split: str):
         """The ``Dataset`` of one split of this entry, its options and subset applied."""
@@ -300,7 +305,7 @@ def _modes(c: Checker, value: Any, seed: int) -> tuple[ModeConfig, ...]:
 
 
 # --- sections -----------------------------------------------------------------------------------
-_DATASET_KEYS = ("name", "splits", "data_root", "label", "protocols", "limit", "stems")
+_DATASET_KEYS = ("name", "splits", "data_root", "label", "protocols", "limit", "stems", "modes")
 
 
 def _dataset_options(c: Checker, item: dict, path: KeyPath, name: str) -> tuple[tuple[str, Any], ...]:
@@ -343,8 +348,12 @@ def _datasets(c: Checker, value: Any, protocols: tuple[str, ...], seed: int = 0)
         prot = c.strings(item["protocols"], path + ("protocols",), tuple(PROTOCOL_METRICS)) if "protocols" in item else protocols
         if any(d.label == label for d in out):
             raise c.fail(path + ("label",), f"label {label!r} is used twice; give each dataset entry its own label")
+        modes = None
+        if item.get("modes") is not None:  # e.g. automatic mode only on defect-free images (prompts need a defect)
+            modes = tuple(mode_class(m).mode for m in c.strings(item["modes"], path + ("modes",), tuple(MODES)))
         out.append(DatasetSpec(name=name, splits=splits, label=label, data_root=root, protocols=prot,
-                               options=_dataset_options(c, item, path, name), subset=_subset(c, item, path, seed)))
+                               options=_dataset_options(c, item, path, name), subset=_subset(c, item, path, seed),
+                               modes=modes))
     return tuple(out)
 
 

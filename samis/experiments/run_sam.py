@@ -94,7 +94,9 @@ def run_sam(definition: Definition, shard=(0, 1), progress: bool = True, echo=pr
             continue
         for model in definition.models:
             for spec in definition.datasets:
-                _run_phase(definition, layout, model, spec, phase, shard, progress, echo)
+                mine = tuple(cfg for cfg in phase if spec.runs(cfg))
+                if mine:
+                    _run_phase(definition, layout, model, spec, mine, shard, progress, echo)
 
 
 def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) -> None:
