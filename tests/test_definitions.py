@@ -52,7 +52,12 @@ def test_default_definition_loads_on_this_machine(shared_root, monkeypatch):
     d = load_definition(EXPERIMENTS / "default.yaml")
     assert [m.name for m in d.models] == ["vit_t"]
     assert [(s.label, split) for s, split in d.units()] == [
-        ("SD-saliency-900", "test"), ("SD-saliency-900", "full"), ("MT", "defective")]
+        ("SD-saliency-900", "test"), ("SD-saliency-900", "full"), ("MT", "defective"), ("BSData", "test"),
+        ("MT-full", "full")]
+    mt_all = d.dataset("MT-full")
+    assert mt_all.protocols == ("anomaly",) and mt_all.modes == ("automatic",)
+    free = [s for s in mt_all.open("full").samples() if s.category == "Free"]
+    assert len(mt_all.open("full").samples()) == 200 and len(free) > 100  # defect-free tiles dominate, as in MT
     autos = [m for m in d.modes if m.mode == "automatic"]
     assert [a.policy for a in autos] == ["union", "score", "oracle"]
     assert all(a.points_per_side < 32 for a in autos)  # the CPU study must not use the stock 32x32 grid
