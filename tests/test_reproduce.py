@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 from samis.baselines import write_ft_maps
 from samis.datasets import get_dataset
@@ -131,4 +132,33 @@ def test_dataset_entry_modes_limit_what_runs_there(tmp_path):
     data["datasets"][1]["modes"] = ["boxes"]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     with pytest.raises(ConfigError, match=r"datasets\[1\]\.modes\[0\]"):
+        load_definition(path)
+
+
+def test_mode_splits_run_a_mode_on_some_splits_only(tmp_path):
+    """``mode_splits: {point: [defective]}``: point maps for the defective split only; the full split scores box alone."""
+    path = make_study(tmp_path, per_class=2, modes=[{"mode": "box"}, {"mode": "point", "n_points": 1}])
+    data = yaml.safe_load(path.read_text())
+    data["datasets"][0].update(splits=["full", "defective"], mode_splits={"point": ["defective"]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    mask = sorted((tmp_path / "data" / "masks").rglob("*.png"))[0]  # one defect-free image
+    Image.open(mask).point(lambda v: 0).save(mask)
+    definition = load_definition(path)
+    spec = definition.datasets[0]
+    full = {s.stem for s in spec.open("full").samples()}
+    defective = {s.stem for s in spec.open("defective").samples()}
+    assert defective < full, "the fixture needs defect-free images for this test"
+    steps(definition, only="run")
+    preds = tmp_path / "preds" / "syn"
+    assert {p.stem for p in (preds / "SAM-vit_t-box").glob("*.png")} == full
+    assert {p.stem for p in (preds / "SAM-vit_t-point1").glob("*.png")} == defective
+    lines = steps(definition, only="evaluate")
+    assert not any("left out" in line for line in lines), lines
+    results = tmp_path / "out" / "results" / "syn"
+    assert "point1" not in (results / "full" / "sam.steel.csv").read_text()
+    assert "SAM-vit_t-point1" in (results / "defective" / "sam.steel.csv").read_text()
+
+    data["datasets"][0]["mode_splits"] = {"point": ["test"]}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ConfigError, match=r"datasets\[0\]\.mode_splits\.point\[0\]"):
         load_definition(path)

@@ -66,10 +66,17 @@ class DatasetSpec:
     options: tuple[tuple[str, Any], ...] = ()  # adapter options (keys of the entry, e.g. object: bottle)
     subset: Any = None  # samis.datasets.subset.Subset (limit:/stems:), None: the whole split
     modes: tuple[str, ...] | None = None  # the mode kinds run on this entry (modes: [automatic]); None: every mode
+    mode_splits: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (mode kind, the only splits it runs on here)
 
-    def runs(self, cfg: ModeConfig) -> bool:
-        """Whether the study's mode config ``cfg`` runs on this entry (its ``modes:`` key, default all)."""
-        return self.modes is None or cfg.mode in self.modes
+    def runs(self, cfg: ModeConfig, split: str | None = None) -> bool:
+        """Whether the study's mode config ``cfg`` runs on this entry (``modes:``), and on ``split`` (``mode_splits:``)."""
+        if self.modes is not None and cfg.mode not in self.modes:
+            return False
+        return split is None or split in self.splits_of(cfg)
+
+    def splits_of(self, cfg: ModeConfig) -> tuple[str, ...]:
+        """The splits of this entry that ``cfg``'s mode runs on (all, unless ``mode_splits:`` says otherwise)."""
+        return dict(self.mode_splits).get(cfg.mode, self.splits)
 
     def open(self, split: str):
         """The ``Dataset`` of one split of this entry, its options and subset applied."""
@@ -305,7 +312,7 @@ def _modes(c: Checker, value: Any, seed: int) -> tuple[ModeConfig, ...]:
 
 
 # --- sections -----------------------------------------------------------------------------------
-_DATASET_KEYS = ("name", "splits", "data_root", "label", "protocols", "limit", "stems", "modes")
+_DATASET_KEYS = ("name", "splits", "data_root", "label", "protocols", "limit", "stems", "modes", "mode_splits")
 
 
 def _dataset_options(c: Checker, item: dict, path: KeyPath, name: str) -> tuple[tuple[str, Any], ...]:
@@ -351,9 +358,14 @@ def _datasets(c: Checker, value: Any, protocols: tuple[str, ...], seed: int = 0)
         modes = None
         if item.get("modes") is not None:  # e.g. automatic mode only on defect-free images (prompts need a defect)
             modes = tuple(mode_class(m).mode for m in c.strings(item["modes"], path + ("modes",), tuple(MODES)))
+        mode_splits = []  # e.g. {automatic: [test]}: a costly mode on one split only (the others run everywhere)
+        if item.get("mode_splits") is not None:
+            c.mapping(item["mode_splits"], path + ("mode_splits",), tuple(MODES))
+            for kind, value in item["mode_splits"].items():
+                mode_splits.append((kind, c.strings(value, path + ("mode_splits", kind), splits)))
         out.append(DatasetSpec(name=name, splits=splits, label=label, data_root=root, protocols=prot,
                                options=_dataset_options(c, item, path, name), subset=_subset(c, item, path, seed),
-                               modes=modes))
+                               modes=modes, mode_splits=tuple(mode_splits)))
     return tuple(out)
 
 

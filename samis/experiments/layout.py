@@ -39,15 +39,15 @@ class Layout:
     def sam_root(self, label: str) -> Path:
         return self.definition.predictions / label
 
-    def sam_methods(self, spec: DatasetSpec | None = None) -> list[str]:
-        """Every SAM method of the study (of the modes run on ``spec``): one per model and mode config, in definition order."""
+    def sam_methods(self, spec: DatasetSpec | None = None, split: str | None = None) -> list[str]:
+        """Every SAM method of the study (of the modes run on ``spec``/``split``): one per model and mode config, in definition order."""
         from samis.runners.config import method_name
 
         return [method_name(m.name, cfg) for m in self.definition.models for cfg in self.definition.modes
-                if spec is None or spec.runs(cfg)]
+                if spec is None or spec.runs(cfg, split)]
 
     def sources(self, spec: DatasetSpec, split: str) -> list[Source]:
-        out = [Source("sam", self.sam_root(spec.label), tuple(self.sam_methods(spec)))]
+        out = [Source("sam", self.sam_root(spec.label), tuple(self.sam_methods(spec, split)))]
         base = self.definition.baselines.get(spec.label)
         if base is not None:
             out.append(Source("baselines", base.root, tuple(base.method_names(split))))

@@ -23,11 +23,12 @@ from samis.sorting import natural_key
 class AllSplits:
     """A dataset entry's samples over all its splits (deduplicated by stem, sorted), for the runners."""
 
-    def __init__(self, spec: DatasetSpec):
+    def __init__(self, spec: DatasetSpec, splits: tuple[str, ...] | None = None):
         self.spec = spec
         self.name = spec.name
-        self.split = "+".join(spec.splits)
-        self.sets = [spec.open(s) for s in spec.splits]
+        splits = splits or spec.splits
+        self.split = "+".join(splits)
+        self.sets = [spec.open(s) for s in splits]
         self.root = self.sets[0].root
         self._samples = None
 
@@ -94,12 +95,15 @@ def run_sam(definition: Definition, shard=(0, 1), progress: bool = True, echo=pr
             continue
         for model in definition.models:
             for spec in definition.datasets:
-                mine = tuple(cfg for cfg in phase if spec.runs(cfg))
-                if mine:
-                    _run_phase(definition, layout, model, spec, mine, shard, progress, echo)
+                by_splits: dict[tuple, list] = {}  # modes restricted to some splits (mode_splits:) run apart
+                for cfg in phase:
+                    if spec.runs(cfg):
+                        by_splits.setdefault(spec.splits_of(cfg), []).append(cfg)
+                for splits, mine in by_splits.items():
+                    _run_phase(definition, layout, model, spec, tuple(mine), shard, progress, echo, splits)
 
 
-def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) -> None:
+def _run_phase(definition, layout, model, spec, modes, shard, progress, echo, splits=None) -> None:
     """The maps of ``modes`` for one model and dataset entry: one timed encoder pass, then each group."""
     from tqdm.auto import tqdm
 
@@ -111,7 +115,8 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) ->
 
     tag = shard_tag(shard)
     kind = "automatic" if modes[0].mode == "automatic" else "prompted"
-    dataset = AllSplits(spec)
+    dataset = AllSplits(spec, splits)
+    where = spec.label if splits in (None, spec.splits) else f"{spec.label}/{dataset.split}"
     mine = shard_samples(dataset.samples(), shard)
     root = layout.sam_root(spec.label)
     names = [cfg.method_name(model.name) for cfg in modes]
@@ -122,9 +127,9 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo) ->
             for name, cfg, num in zip(names, modes, nums)}
     pending = [s for s in mine if any(s.stem not in done[n] for n in names)]
     if not pending:
-        echo(f"run: {model.name} {kind} on {spec.label} (shard {tag}): all {len(mine)} images done, skipped")
+        echo(f"run: {model.name} {kind} on {where} (shard {tag}): all {len(mine)} images done, skipped")
         return
-    echo(f"run: {model.name} {kind} on {spec.label} (shard {tag}): {len(pending)} of {len(mine)} images to do")
+    echo(f"run: {model.name} {kind} on {where} (shard {tag}): {len(pending)} of {len(mine)} images to do")
     sam, digest = get_model(model.name, model.checkpoint, model.device)
     backend = get_backend(model.name)
     for autocast, batch in encoder_passes(modes, sam.device):
