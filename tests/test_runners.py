@@ -251,8 +251,9 @@ def test_cli_run_counts_and_resume(tmp_path, datasets_root, real_model, cache, m
     from samis.cli import cli
 
     args = ["run", "--dataset", "sd900", "--split", "test", "--data-root", str(datasets_root), "--mode", "box",
-            "--mode", "point", "--out", str(tmp_path), "--shard", "0/180", "--device", "cpu", "--no-progress"]
-    monkeypatch.setenv("SAMIS_CACHE_DIR", str(cache))  # the model is loaded already (in-process cache)
+            "--mode", "point", "--out", str(tmp_path), "--shard", "0/180", "--device", "cpu", "--encoder-backend", "torch", "--no-progress"]
+    # the (torch) model is loaded already (in-process cache); the private cache has no ONNX graph
+    monkeypatch.setenv("SAMIS_CACHE_DIR", str(cache))
     res = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "SAM-vit_t-box: written 2, skipped as done 0, empty ground truth 0" in res.output

@@ -25,6 +25,12 @@ class Sam1Backend:
 
         return load_sam(name, checkpoint=checkpoint, device=device)
 
+    def with_encoder(self, model, digest: str, name: str, encoder_backend: str | None):
+        """The model with the asked image encoder (``auto | torch | onnx``: ``samis.models.onnx_encoder``)."""
+        from samis.models.onnx_encoder import with_encoder_backend
+
+        return with_encoder_backend(model, name, digest, encoder_backend), digest
+
     def predictor(self, model, digest: str, cache_dir=None, autocast: str | None = None):
         """A ``SamPredictor`` whose ``set_image`` reads and fills the embedding cache."""
         from samis.runners.embedding_cache import CachedSamPredictor

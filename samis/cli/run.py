@@ -6,6 +6,7 @@ import click
 
 from samis.cli.selection import dataset_options, open_dataset, parse_key_values
 from samis.errors import ConfigError
+from samis.models.registry import ENCODER_BACKENDS
 from samis.runners.config import MODES
 
 
@@ -56,13 +57,15 @@ def _configs(modes, sets: dict) -> list:
               help="maps go to OUT/<method>/<stem>.png [results/predictions/run/<dataset>]")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None)
 @click.option("--device", default=None, help="cpu, cuda, cuda:N [CUDA when present]")
+@click.option("--encoder-backend", type=click.Choice(ENCODER_BACKENDS), default="auto", show_default=True,
+              help="SAM 1 image encoder: auto = ONNX Runtime on the CPU (checked against torch once), torch on CUDA")
 @click.option("--shard", default="0/1", show_default=True, help="i/n: the i-th (0-based) of n shares of the images")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="mode option, e.g. points_per_side=16, policy=union,score,oracle, point.n_points=3")
 @click.option("--overwrite", is_flag=True, help="recompute maps (deletes maps of another configuration)")
 @click.option("--no-progress", is_flag=True)
 @dataset_options
-def run(dataset_name, split, model_name, modes, data_root, out_root, checkpoint, device, shard, sets,
+def run(dataset_name, split, model_name, modes, data_root, out_root, checkpoint, device, encoder_backend, shard, sets,
         overwrite, no_progress, dataset_option, limit, stems_file):
     """Write SAM maps <out>/<method>/<stem>.png for every image not done yet, one embedding per image."""
     from pathlib import Path
@@ -74,7 +77,7 @@ def run(dataset_name, split, model_name, modes, data_root, out_root, checkpoint,
     ds = open_dataset(dataset_name, data_root, split, dataset_option, limit, stems_file)
     out = Path(out_root) if out_root else Path("results") / "predictions" / "run" / ds.name
     report = predict_many(ds, model_name, cfgs, out, checkpoint=checkpoint, device=device, shard=shard,
-                          progress=not no_progress, overwrite=overwrite)
+                          progress=not no_progress, overwrite=overwrite, encoder_backend=encoder_backend)
     rate = report.images / report.seconds if report.seconds else 0.0
     click.echo(f"{report.images} images in {report.seconds:.1f} s ({rate:.2f} images/s); "
                f"encoder passes {report.encoder_passes}, embeddings from cache {report.embedding_hits}, "

@@ -25,7 +25,7 @@ from samis.errors import ConfigError
 from samis.experiments.cluster import ExecutorSpec, executor_from_definition
 from samis.experiments.files import KeyPath, load_tree
 from samis.experiments.schema import Checker
-from samis.models.registry import MODEL_REGISTRY
+from samis.models.registry import ENCODER_BACKENDS, MODEL_REGISTRY
 from samis.protocols import PROTOCOLS
 from samis.runners.config import MODES, POLICIES, ModeConfig, mode_class
 from samis.sorting import natural_key
@@ -92,6 +92,7 @@ class ModelEntry:
     name: str
     checkpoint: Path | None = None  # None: the models module finds the default weights
     device: str | None = None  # None or "auto": the runner picks
+    encoder_backend: str = "auto"  # auto | torch | onnx: samis.models.onnx_encoder (auto: ONNX Runtime on the CPU)
 
 
 @dataclass(frozen=True)
@@ -373,16 +374,18 @@ def _models(c: Checker, value: Any) -> tuple[ModelEntry, ...]:
     out = []
     for i, item in enumerate(c.items(value, ("models",), "models ({name: vit_t})")):
         path = ("models", i)
-        c.mapping(item, path, ("name", "checkpoint", "device"), required=("name",))
+        c.mapping(item, path, ("name", "checkpoint", "device", "encoder_backend"), required=("name",))
         name = c.string(item["name"], path + ("name",), tuple(MODEL_REGISTRY))
         ckpt = c.path(item["checkpoint"], path + ("checkpoint",), "file") if item.get("checkpoint") is not None else None
         device = None
         if item.get("device") is not None:
             device = c.string(item["device"], path + ("device",), pattern=_DEVICE, what="auto, cpu, mps, cuda or cuda:N")
             device = None if device == "auto" else device
+        encoder = item.get("encoder_backend")
+        encoder = "auto" if encoder is None else c.string(encoder, path + ("encoder_backend",), ENCODER_BACKENDS)
         if any(m.name == name for m in out):
             raise c.fail(path + ("name",), f"model {name!r} is listed twice")
-        out.append(ModelEntry(name=name, checkpoint=ckpt, device=device))
+        out.append(ModelEntry(name=name, checkpoint=ckpt, device=device, encoder_backend=encoder))
     return tuple(out)
 
 

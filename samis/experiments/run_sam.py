@@ -130,7 +130,7 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo, sp
         echo(f"run: {model.name} {kind} on {where} (shard {tag}): all {len(mine)} images done, skipped")
         return
     echo(f"run: {model.name} {kind} on {where} (shard {tag}): {len(pending)} of {len(mine)} images to do")
-    sam, digest = get_model(model.name, model.checkpoint, model.device)
+    sam, digest = get_model(model.name, model.checkpoint, model.device, model.encoder_backend)
     backend = get_backend(model.name)
     for autocast, batch in encoder_passes(modes, sam.device):
         bar = tqdm(total=len(pending), unit="img", disable=not progress, dynamic_ncols=True,
@@ -141,7 +141,8 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo, sp
         if misses:
             write_timing(layout.timing_dir(spec.label), f"{encoder_timing_name(model.name, autocast)}.{tag}",
                          {"images": misses, "seconds_per_image": seconds / misses, "batch_size": batch,
-                          "numerics": precision.numerics(sam.device, autocast)})
+                          "numerics": precision.numerics(sam.device, autocast),
+                          "encoder_backend": getattr(sam.image_encoder, "backend", "torch")})
     for group in groups(modes):
         report = predict_many(dataset, model.name, group, root, checkpoint=model.checkpoint,
                               device=model.device, shard=shard, progress=progress, model=(sam, digest))

@@ -95,6 +95,8 @@ MODEL_REGISTRY.update({
 })
 
 DEFAULT_MODEL = "vit_t"
+#: how a SAM 1 image encoder runs (samis.models.onnx_encoder); auto: ONNX Runtime on the CPU, torch on CUDA
+ENCODER_BACKENDS = ("auto", "torch", "onnx")
 
 
 def get_spec(name: str) -> ModelSpec:

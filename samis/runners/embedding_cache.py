@@ -163,6 +163,7 @@ class CachedSamPredictor(SamPredictor):
             self._set_features(cached, image.shape[:2])
             return
         self.stats.misses += 1
+        self._prove_encoder(image)
         t0 = self._clock()
         with precision.encoder_context(self.device, self.autocast):
             super().set_image(image, self.model.image_format)
@@ -170,6 +171,13 @@ class CachedSamPredictor(SamPredictor):
         self.stats.encoder_seconds += self._clock() - t0
         self._keep(key, self.features)
         self._save(key, self.features)
+
+    def _prove_encoder(self, image: np.ndarray) -> None:
+        """An encoder that must be checked against torch before first use (ONNX Runtime,
+        ``samis.models.onnx_encoder``) is checked on this real image, at its own size; once."""
+        prove = getattr(self.model.image_encoder, "prove_on", None)
+        if prove is not None:
+            prove(image)
 
     def _cached(self, key: str) -> torch.Tensor | None:
         """The embedding of ``key`` from the device, the write queue or the disk, or None."""
@@ -252,6 +260,7 @@ class CachedSamPredictor(SamPredictor):
     def _encode_batch(self, images: list[np.ndarray]) -> list[torch.Tensor]:
         """One encoder call for ``images``: a 1 x C x h x w float32 embedding each, on the device."""
         batch = []
+        self._prove_encoder(images[0])
         for image in images:
             x = torch.as_tensor(self.transform.apply_image(image), device=self.device)
             x = x.permute(2, 0, 1).contiguous()[None]

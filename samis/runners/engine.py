@@ -28,16 +28,31 @@ log = logging.getLogger("samis.runners")
 _MODELS: dict[tuple, tuple] = {}
 
 
-def get_model(model_name: str, checkpoint=None, device=None):
-    """``(model, digest)`` from the variant's backend, loaded once per process and device."""
+def get_model(model_name: str, checkpoint=None, device=None, encoder_backend: str | None = "torch"):
+    """``(model, digest)`` from the variant's backend, loaded once per process and device.
+
+    ``encoder_backend`` (``auto | torch | onnx``, SAM 1 only; ``samis.models.onnx_encoder``): a model
+    with another image encoder shares the torch model's weights and decoder.
+    """
     from samis.backends import get_backend
     from samis.models import resolve_device
 
+    backend = get_backend(model_name)
     device = str(resolve_device(device))
     key = (model_name, str(checkpoint) if checkpoint else None, device)
     if key not in _MODELS:
-        _MODELS[key] = get_backend(model_name).load(model_name, checkpoint=checkpoint, device=device)
-    return _MODELS[key]
+        _MODELS[key] = backend.load(model_name, checkpoint=checkpoint, device=device)
+    if encoder_backend in (None, "torch"):
+        return _MODELS[key]
+    if not hasattr(backend, "with_encoder"):
+        if encoder_backend == "onnx":
+            raise ConfigError(f"encoder_backend onnx is for SAM 1 variants; {model_name} runs its encoder in torch: "
+                              "use encoder_backend torch or auto")
+        return _MODELS[key]
+    okey = key + (encoder_backend,)
+    if okey not in _MODELS:
+        _MODELS[okey] = backend.with_encoder(*_MODELS[key], model_name, encoder_backend)
+    return _MODELS[okey]
 
 
 def parse_shard(shard) -> tuple[int, int]:
@@ -100,12 +115,12 @@ def predict(dataset, model_name, mode_config, out_root, checkpoint=None, device=
 
 
 def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, device=None, shard=(0, 1),
-                 progress=True, overwrite=False, cache_dir=None, model=None) -> RunReport:
+                 progress=True, overwrite=False, cache_dir=None, model=None, encoder_backend="torch") -> RunReport:
     """Several modes in one pass over the images, sharing each image's embedding and generated masks.
 
     ``mode_configs``: mappings or configurations (``samis.runners.config``). ``model``: an already
-    loaded ``(model, digest)`` pair (skips loading); ``cache_dir``: the cache root (default
-    ``samis.paths.cache_dir()``), ``False`` for no disk cache.
+    loaded ``(model, digest)`` pair (skips loading; else ``encoder_backend`` picks its image encoder);
+    ``cache_dir``: the cache root (default ``samis.paths.cache_dir()``), ``False`` for no disk cache.
     """
     from tqdm.auto import tqdm
 
@@ -122,7 +137,7 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
     samples = shard_samples(list(dataset.samples()), shard)
 
     backend = get_backend(model_name)
-    sam, digest = model if model is not None else get_model(model_name, checkpoint, device)
+    sam, digest = model if model is not None else get_model(model_name, checkpoint, device, encoder_backend)
     run_model = RunModel(backend, sam, digest, cache_dir=cache_dir)
     runners: dict[type, object] = {}
     run_device = getattr(sam, "device", "cpu")
