@@ -9,11 +9,12 @@ the one place that knows a model family. Each variant in ``samis.models.MODEL_RE
 - ``predictor(model, digest, cache_dir=None, autocast=None)``: a predictor whose ``set_image``
   goes through the embedding cache (``key(image)``, ``prefetch(images)``, ``stats``,
   ``original_size`` after ``set_image``);
-- ``decode(predictor, prompts, rule, decoder="fast", mask_input=None) -> logits``: the per-prompt
-  logits (N x H x W, original size) of batched box/point prompts (``samis.prompts.Prompts``) for
-  the image the predictor holds, one mask per prompt chosen by ``rule``
-  (``samis.runners.maps.choose``), with an optional previous low-res mask per prompt
-  (N x 1 x 256 x 256) for iterative prompting;
+- ``decode(predictor, prompts, rule, decoder="fast", mask_input=None, targets=None) -> logits``: the
+  per-prompt logits (N x H x W, original size) of batched box/point prompts (``samis.prompts.Prompts``)
+  for the image the predictor holds, one mask per prompt chosen by ``rule``
+  (``samis.runners.maps.decode_choice``), with an optional previous low-res mask per prompt
+  (N x 1 x 256 x 256) for iterative prompting; ``targets`` (N x H x W, each prompt's ground-truth
+  component) only for ``rule="oracle"``, the best of the four masks for its component;
 - ``mask_generator(model, predictor, cfg)``: an automatic generator for an
   ``AutomaticConfig`` whose ``generate(image)`` returns segment-anything's records and encodes
   through ``predictor``.

@@ -82,18 +82,22 @@ class HqSamBackend(PackagedBackend):
     predictor_class = staticmethod(cached_predictor_class)
 
     @torch.no_grad()
-    def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None) -> torch.Tensor:
-        """Per-prompt logits at the original size (N x H x W), one batched ``predict_torch`` call."""
-        from samis.runners.maps import choose
-
+    def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None, targets=None) -> torch.Tensor:
+        """Per-prompt logits at the original size (N x H x W), one batched ``predict_torch`` call per
+        output kind. ``targets``: each prompt's ground-truth component, for ``rule="oracle"``."""
         from samis.backends.sam1 import prompt_tensors
+        from samis.runners.maps import decode_choice
 
         coords, labels, boxes = prompt_tensors(predictor, prompts)  # HQ-SAM's predictor is SAM 1's
         if mask_input is not None:
             mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=predictor.device)
-        logits, iou, _ = predictor.predict_torch(coords, labels, boxes, mask_input=mask_input,
-                                                 multimask_output=rule != "single", return_logits=True)
-        return choose(logits, iou, rule)
+
+        def run(multimask):
+            logits, iou, _ = predictor.predict_torch(coords, labels, boxes, mask_input=mask_input,
+                                                     multimask_output=multimask, return_logits=True)
+            return logits, iou
+
+        return decode_choice(run, rule, targets)
 
     def mask_generator(self, model, predictor, cfg):
         """The package's generator with the configuration's parameters, encoding through ``predictor``."""

@@ -38,24 +38,29 @@ class Sam1Backend:
         return CachedSamPredictor(model, digest, cache_dir=cache_dir, autocast=autocast)
 
     @torch.no_grad()
-    def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None) -> torch.Tensor:
+    def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None, targets=None) -> torch.Tensor:
         """Per-prompt logits at the original size (N x H x W) for a predictor whose image is set.
 
         ``decoder="fast"`` runs :mod:`samis.runners.fast_decoder` (no mask input); a ``mask_input``
         (N x 1 x 256 x 256 low-res logits of a previous round) goes through ``SamPredictor.predict_torch``.
+        ``targets`` (N x H x W, each prompt's ground-truth component) is what ``rule="oracle"`` picks by;
+        the fast decoder gives it all four masks in one call.
         """
-        from samis.runners.maps import choose
+        from samis.runners.maps import decode_choice
 
-        device = predictor.device
         coords, labels, boxes = prompt_tensors(predictor, prompts)
-        if decoder == "fast" and mask_input is None:
-            logits, iou = _fast_logits(predictor, coords, labels, boxes, multimask=rule != "single")
-        else:
-            if mask_input is not None:
-                mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=device)
-            logits, iou, _ = predictor.predict_torch(
-                coords, labels, boxes, mask_input=mask_input, multimask_output=rule != "single", return_logits=True)
-        return choose(logits, iou, rule)
+        fast = decoder == "fast" and mask_input is None
+        if mask_input is not None:
+            mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=predictor.device)
+
+        def run(multimask):
+            if fast:
+                return _fast_logits(predictor, coords, labels, boxes, multimask)
+            logits, iou, _ = predictor.predict_torch(coords, labels, boxes, mask_input=mask_input,
+                                                     multimask_output=multimask, return_logits=True)
+            return logits, iou
+
+        return decode_choice(run, rule, targets, run_all=(lambda: run(None)[0]) if fast else None)
 
     def mask_generator(self, model, predictor, cfg):
         """A mask generator with the configuration's parameters that encodes through ``predictor`` (the cache)."""
@@ -80,8 +85,9 @@ def prompt_tensors(predictor, prompts):
 
 
 @torch.no_grad()
-def _fast_logits(predictor, coords, labels, boxes, multimask: bool):
-    """``predict_torch(..., return_logits=True)`` through :mod:`samis.runners.fast_decoder`.
+def _fast_logits(predictor, coords, labels, boxes, multimask: bool | None):
+    """``predict_torch(..., return_logits=True)`` through :mod:`samis.runners.fast_decoder`
+    (``multimask=None``: all four masks, the one-mask output first).
 
     The image side of the decoder is prepared once per image, and the low-res logits go to the
     original size by the separable form of ``postprocess_masks``; equal to the stock path up to

@@ -78,18 +78,22 @@ class Sam2Backend(PackagedBackend):
     predictor_class = staticmethod(cached_predictor_class)
 
     @torch.no_grad()
-    def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None) -> torch.Tensor:
-        """Per-prompt logits at the original size (N x H x W), one batched ``_predict`` call.
+    def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None, targets=None) -> torch.Tensor:
+        """Per-prompt logits at the original size (N x H x W), one batched ``_predict`` call per output kind.
 
-        ``decoder`` is SAM 1's choice of implementation; SAM 2 has only its own.
+        ``decoder`` is SAM 1's choice of implementation; SAM 2 has only its own. ``targets``: each
+        prompt's ground-truth component, for ``rule="oracle"`` (``samis.runners.maps.decode_choice``).
         """
-        from samis.runners.maps import choose
+        from samis.runners.maps import decode_choice
 
         mask, coords, labels, box = predictor._prep_prompts(
             prompts.point_coords, prompts.point_labels, prompts.boxes, mask_input, normalize_coords=True)
-        logits, iou, _ = predictor._predict(coords, labels, box, mask, multimask_output=rule != "single",
-                                            return_logits=True)
-        return choose(logits, iou, rule)
+
+        def run(multimask):
+            logits, iou, _ = predictor._predict(coords, labels, box, mask, multimask_output=multimask, return_logits=True)
+            return logits, iou
+
+        return decode_choice(run, rule, targets)  # oracle: one call of each kind (SAM 2's API gives no four at once)
 
     def mask_generator(self, model, predictor, cfg):
         """The package's generator with the configuration's parameters, encoding through ``predictor``."""

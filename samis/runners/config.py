@@ -29,7 +29,8 @@ from typing import Any, ClassVar
 
 from samis.errors import ConfigError
 
-CHOICES = ("highest_iou", "single", "largest", "smallest")
+#: ``multimask`` rules of prompted modes (samis.runners.maps): ``oracle`` reads the ground truth (never ranked)
+CHOICES = ("highest_iou", "single", "largest", "smallest", "oracle")
 POLICIES = ("union", "score", "oracle")
 
 

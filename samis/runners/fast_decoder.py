@@ -267,13 +267,15 @@ def image_state(predictor) -> ImageState:
 
 
 @torch.no_grad()
-def fast_decode(sam, features: Tensor, sparse: Tensor, multimask_output: bool = True,
+def fast_decode(sam, features: Tensor, sparse: Tensor, multimask_output: bool | None = True,
                 state: ImageState | None = None) -> tuple[Tensor, Tensor]:
     """Drop-in equivalent of ``sam.mask_decoder(...)`` without a mask input:
     returns (low-res logits, IoU predictions) like the stock decoder. ``state``: the image's
-    prepared tensors when the caller has them (``image_state``)."""
+    prepared tensors when the caller has them (``image_state``). ``multimask_output=None`` returns all
+    four masks in one call, the one-mask output first (what ``multimask=oracle`` picks from)."""
     state = state if state is not None else prepare_image(sam, features)
-    idx = list(range(1, sam.mask_decoder.num_mask_tokens)) if multimask_output else [0]
+    n = sam.mask_decoder.num_mask_tokens
+    idx = list(range(n)) if multimask_output is None else list(range(1, n)) if multimask_output else [0]
     hs, keys = decode_tokens(sam, state, sparse, [0] + [1 + i for i in idx])
     iou = iou_predictions(sam, hs[:, 0])
     return mask_logits(sam, state, hs[:, 1:], keys, idx), iou[:, idx]

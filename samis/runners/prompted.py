@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from samis.prompts import ComponentPrompts
+from samis.prompts import ComponentPrompts, components
 from samis.runners.config import PromptedConfig
-from samis.runners.maps import empty_map, soft_map
+from samis.runners.maps import ORACLE, empty_map, soft_map
 from samis.runners.runner import ImageFrame, RunModel
 
 
@@ -32,7 +32,15 @@ def prompted_map(backend, predictor, mask: np.ndarray, cfg: PromptedConfig, stem
     prompts = prompts_for(cfg)(mask, stem, previous=previous)
     if len(prompts) == 0:
         return empty_map(predictor.original_size), True
-    return soft_map(backend.decode(predictor, prompts, cfg.multimask, cfg.decoder, mask_input=previous)), False
+    targets = oracle_targets(mask, cfg)
+    return soft_map(backend.decode(predictor, prompts, cfg.multimask, cfg.decoder, mask_input=previous, targets=targets)), False
+
+
+def oracle_targets(mask: np.ndarray, cfg: PromptedConfig) -> np.ndarray | None:
+    """The components the prompts were read off (N x H x W, prompt order), for ``multimask=oracle`` only."""
+    if cfg.multimask != ORACLE:
+        return None
+    return np.stack(components(mask, cfg.min_area))
 
 
 class PromptedRunner:
