@@ -33,10 +33,12 @@ def test_config_hash_is_sha256_of_the_map_options_and_model():
 
 
 def test_aliases_and_registry():
-    assert list(MODES) == ["box", "point", "box+point", "automatic"]
+    assert list(MODES) == ["box", "point", "box+point", "automatic", "clicks", "annotate"]
     assert mode_class("auto") is AutomaticConfig and mode_class("box_point") is mode_class("boxpoint") is BoxPointConfig
     assert {cls.runner for cls in MODES.values()} == {"samis.runners.prompted:PromptedRunner",
-                                                      "samis.runners.automatic:AutomaticRunner"}
+                                                      "samis.runners.automatic:AutomaticRunner",
+                                                      "samis.runners.clicks:ClicksRunner",
+                                                      "samis.runners.clicks:AnnotateRunner"}
     with pytest.raises(ConfigError, match="unknown mode 'boxes': choose one of box, point, box\\+point, automatic"):
         mode_class("boxes")
 

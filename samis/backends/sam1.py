@@ -62,6 +62,30 @@ class Sam1Backend:
 
         return decode_choice(run, rule, targets, run_all=(lambda: run(None)[0]) if fast else None)
 
+    @torch.no_grad()
+    def decode_low_res(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None):
+        """``decode``'s logits and, per prompt, the chosen mask's low-res logits (N x 1 x 256 x 256): the
+        ``mask_input`` of the next round of an iterative mode (corrective clicks)."""
+        from samis.runners.maps import choose
+
+        coords, labels, boxes = prompt_tensors(predictor, prompts)
+        multimask = rule != "single"
+        if decoder == "fast" and mask_input is None:
+            low, iou = _fast_low_res(predictor, coords, labels, boxes, multimask)
+            from samis.runners import fast_decoder
+
+            logits = fast_decoder.resize_logits(predictor.model, low, predictor.input_size, predictor.original_size)
+        else:
+            if mask_input is not None:
+                mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=predictor.device)
+            logits, iou, low = predictor.predict_torch(coords, labels, boxes, mask_input=mask_input,
+                                                       multimask_output=multimask, return_logits=True)
+        chosen = choose(logits, iou, rule)
+        # the chosen output is a copy of one channel: its index picks the matching low-res logits
+        same = (logits == chosen[:, None]).flatten(2).all(-1)
+        idx = same.int().argmax(1)
+        return chosen, low[torch.arange(len(low), device=low.device), idx][:, None]
+
     def mask_generator(self, model, predictor, cfg):
         """A mask generator with the configuration's parameters that encodes through ``predictor`` (the cache)."""
         cls = generator_class(cfg.generator)
@@ -95,12 +119,19 @@ def _fast_logits(predictor, coords, labels, boxes, multimask: bool | None):
     """
     from samis.runners import fast_decoder
 
+    low, iou = _fast_low_res(predictor, coords, labels, boxes, multimask)
+    return fast_decoder.resize_logits(predictor.model, low, predictor.input_size, predictor.original_size), iou
+
+
+@torch.no_grad()
+def _fast_low_res(predictor, coords, labels, boxes, multimask: bool):
+    """The fast decoder's low-res logits and predicted IoUs (no mask input)."""
+    from samis.runners import fast_decoder
+
     sam = predictor.model
     points = (coords, labels) if coords is not None else None
     sparse, _ = sam.prompt_encoder(points=points, boxes=boxes, masks=None)
-    low, iou = fast_decoder.fast_decode(sam, predictor.features, sparse, multimask,
-                                        state=fast_decoder.image_state(predictor))
-    return fast_decoder.resize_logits(sam, low, predictor.input_size, predictor.original_size), iou
+    return fast_decoder.fast_decode(sam, predictor.features, sparse, multimask, state=fast_decoder.image_state(predictor))
 
 
 def generator_class(name: str):

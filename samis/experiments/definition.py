@@ -34,10 +34,13 @@ from samis.sorting import natural_key
 # models, modes and protocols are the registries' (samis.models.registry, samis.runners.config, samis.protocols)
 PROTOCOL_METRICS = {name: p.columns for name, p in PROTOCOLS.items()}
 CURVE_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.curves)  # the protocols a curves figure reads
-TABLE_KINDS = ("main", "categories", "sam_modes", "significance")
+TABLE_KINDS = ("main", "categories", "sam_modes", "significance", "clicks", "annotation-cost")
+# tables and figures read from the CSVs the clicks and annotate modes write beside their maps, not from
+# the evaluator's files: no protocol (samis.report.clicks)
+RECORD_KINDS = ("clicks", "annotation-cost")
 PLACEMENTS = ("auto", "column", "page")  # LaTeX float: the narrowest that fits, table, table*
 LAYOUTS = ("auto", "wide", "stacked")  # datasets as column groups or as blocks of rows (samis.report.table_markup)
-FIGURE_KINDS = ("qualitative", "curves", "category_bars")
+FIGURE_KINDS = ("qualitative", "curves", "category_bars", "clicks")
 TABLE_FORMATS = ("md", "latex", "csv")
 # the panels of a curves figure: precision-recall, F-measure and E-measure against threshold
 # (samis.report.curves.PANELS; not imported here, it loads pandas)
@@ -301,14 +304,15 @@ def _modes(c: Checker, value: Any, seed: int) -> tuple[ModeConfig, ...]:
         for policy in policies or (None,):
             config = dict(entry, policy=policy) if policy else dict(entry)
             try:
-                config = normalize(config)
+                stored = normalize(config).expand()  # clicks: one method per saved click count
             except ConfigError as exc:
                 raise c.fail(path, str(exc)) from None
-            name = config.method_name("MODEL")
-            if name in where:
-                raise c.fail(path, f"gives the same method ({name.replace('MODEL', '<model>')}) as modes[{where[name]}]")
-            where[name] = i
-            out.append(config)
+            for config in stored:
+                name = config.method_name("MODEL")
+                if name in where:
+                    raise c.fail(path, f"gives the same method ({name.replace('MODEL', '<model>')}) as modes[{where[name]}]")
+                where[name] = i
+                out.append(config)
     return tuple(out)
 
 
@@ -424,9 +428,10 @@ def _baselines(c: Checker, value: Any, datasets: tuple[DatasetSpec, ...]) -> dic
 
 
 def _units(c: Checker, value: Any, path: KeyPath, datasets: tuple[DatasetSpec, ...], protocol: str) -> tuple[str, ...]:
-    """Refs ``label/split`` (or ``label`` for all its splits); default: every unit evaluated under ``protocol``."""
+    """Refs ``label/split`` (or ``label`` for all its splits); default: every unit evaluated under ``protocol``
+    (every unit when ``protocol`` is empty: the record kinds)."""
     if value is None:
-        refs = [f"{d.label}/{s}" for d in datasets if protocol in d.protocols for s in d.splits]
+        refs = [f"{d.label}/{s}" for d in datasets if not protocol or protocol in d.protocols for s in d.splits]
         if not refs:
             raise c.fail(path, f"no dataset is evaluated with protocol {protocol!r}; add it to a dataset's protocols")
         return tuple(refs)
@@ -440,7 +445,7 @@ def _units(c: Checker, value: Any, path: KeyPath, datasets: tuple[DatasetSpec, .
         if not matches:
             raise c.fail(path + (i,), f"{ref!r} is not a dataset of this definition; expected one of {', '.join(known)} (label/split) or a label")
         for r in matches:
-            if protocol not in known[r].protocols:
+            if protocol and protocol not in known[r].protocols:
                 raise c.fail(path + (i,), f"{r} is not evaluated with protocol {protocol!r} (its protocols: {', '.join(known[r].protocols)})")
             if r not in refs:
                 refs.append(r)
@@ -492,12 +497,15 @@ def _tables(c: Checker, value: Any, datasets) -> tuple[TableSpec, ...]:
         }
         if extra["against"] is not None and kind != "significance":
             raise c.fail(path + ("against",), f"'against' applies to significance tables, not {kind}")
-        protocol = _protocol(c, item, path, _all_protocols(datasets))
+        protocol = "" if kind in RECORD_KINDS else _protocol(c, item, path, _all_protocols(datasets))
         units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
         methods = c.strings(item["methods"], path + ("methods",)) if "methods" in item else None
+        if protocol == "" and "metrics" in item:
+            raise c.fail(path + ("metrics",), f"a {kind} table shows its own columns (samis.report.clicks)")
         metrics = c.strings(item["metrics"], path + ("metrics",), PROTOCOL_METRICS[protocol]) if "metrics" in item else None
         formats = c.strings(item["formats"], path + ("formats",), TABLE_FORMATS) if "formats" in item else TABLE_FORMATS
-        name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else f"{kind}-{protocol}"
+        default_name = f"{kind}-{protocol}" if protocol else kind
+        name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else default_name
         out.append(TableSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods, metrics=metrics,
                              formats=formats, **extra))
     _unique_names(c, out, "tables")
@@ -515,6 +523,8 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
         kind = c.string(item["kind"], path + ("kind",), FIGURE_KINDS)
         if kind == "curves":
             protocol = _curves_protocol(c, item, path, datasets)
+        elif kind in RECORD_KINDS:
+            protocol = ""
         else:
             protocol = _protocol(c, item, path, _all_protocols(datasets))
         units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
@@ -530,7 +540,8 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
             metric = c.string(item["metric"], path + ("metric",), PROTOCOL_METRICS[protocol])
         curves = c.strings(item["curves"], path + ("curves",), CURVE_PANELS) if "curves" in item else DEFAULT_CURVE_PANELS
         examples = _examples(c, item.get("examples"), path + ("examples",), protocol) if kind == "qualitative" else None
-        name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else f"{kind}-{protocol}"
+        default_name = f"{kind}-{protocol}" if protocol else kind
+        name = c.string(item["name"], path + ("name",), pattern=_LABEL, what="a file-name stem") if "name" in item else default_name
         out.append(FigureSpec(kind=kind, name=name, protocol=protocol, units=units, methods=methods,
                               metric=metric, curves=curves if kind == "curves" else DEFAULT_CURVE_PANELS, examples=examples,
                               outline=c.boolean(item["outline"], path + ("outline",)) if "outline" in item else False))

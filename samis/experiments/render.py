@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from samis.errors import ConfigError, DataError
-from samis.experiments.definition import Definition, FigureSpec, TableSpec, match_methods
+from samis.experiments.definition import RECORD_KINDS, Definition, FigureSpec, TableSpec, match_methods
 from samis.experiments.fingerprint import sidecar
 from samis.experiments.layout import TABLE_SUFFIX, Layout
 from samis.imageio import atomic_write_bytes
@@ -193,6 +193,11 @@ def render_tables(definition: Definition, echo=print) -> list[Path]:
     layout = Layout(definition)
     written = []
     for spec in definition.tables:
+        if spec.kind in RECORD_KINDS:  # read from the click CSVs beside the maps
+            from samis.experiments.render_clicks import render_record_table
+
+            written += render_record_table(layout, definition, spec, echo)
+            continue
         frame, inputs, missing = _table_frame(layout, definition, spec)
         if missing:
             echo(f"tables: {spec.name}: no results yet for {', '.join(missing)}")
@@ -346,6 +351,11 @@ def render_figures(definition: Definition, echo=print) -> list[Path]:
     layout = Layout(definition)
     written = []
     for index, spec in enumerate(definition.figures):
+        if spec.kind in RECORD_KINDS:  # one figure over every unit, from the click CSVs
+            from samis.experiments.render_clicks import render_clicks_figure
+
+            written += render_clicks_figure(layout, definition, spec, echo)
+            continue
         for ref in spec.units:
             kind = "curves" if spec.kind == "curves" else "per_image"
             inputs = _unit_files(layout, definition, ref, spec.protocol, kind)

@@ -43,12 +43,13 @@ class AllSplits:
 
 
 def groups(configs: tuple) -> list[list]:
-    """Configs that the runners process together: prompted modes one by one, automatic by generator."""
+    """Configs that the runners process together: prompted modes one by one, automatic by generator,
+    the saved click counts of one click sequence together."""
     out: list[list] = []
     auto: dict[tuple, list] = {}
     for cfg in configs:
-        if cfg.mode == "automatic":
-            key = cfg.generator_key
+        if cfg.mode == "automatic" or hasattr(cfg, "trajectory_key"):
+            key = cfg.generator_key if cfg.mode == "automatic" else cfg.trajectory_key
             if key not in auto:
                 auto[key] = []
                 out.append(auto[key])

@@ -127,6 +127,11 @@ class ModeConfig:
     def name_parts(self) -> list[str]:
         raise NotImplementedError
 
+    def expand(self) -> tuple["ModeConfig", ...]:
+        """The configurations whose maps one run of this one stores, one method folder each (itself;
+        corrective clicks store one method per click count of ``save_at``)."""
+        return (self,)
+
 
 # --- prompted modes: prompts read off the ground truth --------------------------------------------
 @dataclass(frozen=True)
@@ -240,6 +245,164 @@ class BoxPointConfig(_Points):
         return f"boxpoint{self.n_points}"
 
 
+# --- interactive modes: corrective clicks after a box or a point --------------------------------
+DEFAULT_SAVE_AT = (1, 3, 5, 10)
+START_RULES = {"box": "single", "point": "highest_iou"}  # the first prediction's mask choice: box and point modes' defaults
+
+
+@dataclass(frozen=True)
+class _Interactive(PromptedConfig):
+    """Clicks placed on the larger error region of each component's mask (``samis.clicks``), one decoder
+    call per click for all components of an image, from the cached embedding."""
+
+    runner: ClassVar[str] = "samis.runners.clicks:ClicksRunner"
+
+    start: str = "box"
+    max_clicks: int = opt(10, lo=1)
+    use_logits: bool = True  # the previous low-res logits as mask_input, as SAM's paper does
+
+    def check(self) -> None:
+        if self.multimask != "start":
+            super().check()
+        if self.start not in START_RULES:
+            raise ConfigError(f"start={self.start!r}: choose box (the tight box) or point (the interior-most point)")
+        if self.max_clicks < 1:
+            raise ConfigError("max_clicks must be >= 1 (the start prompt is click 1)")
+
+    @property
+    def uses_box(self) -> bool:
+        return self.start == "box"
+
+    @property
+    def first_rule(self):
+        """The mask choice of the first prediction: box mode's (single) or point mode's (highest_iou) unless set."""
+        return START_RULES[self.start] if self.multimask == "start" else self.multimask
+
+    @property
+    def stop_at(self) -> float:
+        """The component IoU at which a component gets no more clicks."""
+        raise NotImplementedError
+
+    def _tags(self, defaults: dict) -> list[str]:
+        parts = []
+        for key, tag in defaults.items():
+            if getattr(self, key) != self.default(key):
+                parts.append(f"{tag}{_num(getattr(self, key))}")
+        if not self.use_logits:
+            parts.append("nologits")
+        if self.multimask != "start":
+            parts.append(f"mm{self.multimask}".replace("_", ""))
+        if self.min_area != ModeConfig.default("min_area"):
+            parts.append(f"minc{self.min_area}")
+        return parts
+
+    @property
+    def trajectory_key(self) -> str:
+        """Configurations with equal keys share one click sequence per image (one method per saved count)."""
+        opts = {k: v for k, v in self.map_options().items() if k not in ("at", "save_at")}
+        return json.dumps({**opts, "autocast": self.autocast}, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class ClicksConfig(_Interactive):
+    """Corrective clicks; the maps after each click count in ``save_at`` are stored as separate methods
+    (``SAM-vit_t-clicks-box-3``), the IoU of every component after every click in a CSV beside them."""
+
+    mode: ClassVar[str] = "clicks"
+
+    multimask: str | int = "start"
+    stop_iou: float = opt(1.0, lo=0.0, hi=1.0, open_lo=True)
+    save_at: tuple = DEFAULT_SAVE_AT  # the default: those up to max_clicks, plus max_clicks
+    at: int | None = None  # the click count whose map this method stores (set by expand)
+
+    def __post_init__(self):
+        try:
+            counts = tuple(sorted({int(float(v)) for v in self.save_at}))
+            if any(float(v) != int(float(v)) for v in self.save_at):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ConfigError(f"save_at={self.save_at!r}: click counts, e.g. [1, 3, 5, 10]") from None
+        if tuple(self.save_at) == DEFAULT_SAVE_AT:  # the default counts up to max_clicks, and max_clicks itself
+            counts = tuple(sorted({k for k in counts if k <= self.max_clicks} | {int(self.max_clicks)}))
+        object.__setattr__(self, "save_at", counts)
+        if self.at is not None:
+            object.__setattr__(self, "at", int(self.at))
+        super().__post_init__()
+
+    def check(self) -> None:
+        super().check()
+        if not self.save_at or not all(1 <= k <= self.max_clicks for k in self.save_at):
+            raise ConfigError(f"save_at={list(self.save_at)}: click counts between 1 (the start prompt) and "
+                              f"max_clicks={self.max_clicks}")
+        if not 0 < self.stop_iou <= 1:
+            raise ConfigError(f"stop_iou={self.stop_iou}: an IoU in (0, 1]; 1 never stops early")
+        if self.at is not None and self.at not in self.save_at:
+            raise ConfigError(f"at={self.at}: not one of save_at {list(self.save_at)}")
+
+    @property
+    def stop_at(self) -> float:
+        return self.stop_iou
+
+    def map_options(self) -> dict:
+        """``save_at`` only says which maps are kept: the map after k clicks does not depend on it."""
+        out = super().map_options()
+        out.pop("save_at", None)
+        return out
+
+    def expand(self) -> tuple[ModeConfig, ...]:
+        if self.at is not None:
+            return (self,)
+        return tuple(dataclasses.replace(self, at=k) for k in self.save_at)
+
+    def family_name(self, model_name: str) -> str:
+        """The name of the click sequence (its CSV): the method name without the click count."""
+        return dataclasses.replace(self, at=None).method_name(model_name)
+
+    def method_name(self, model_name: str) -> str:
+        if self.name:
+            return f"{self.name}-{self.at}" if self.at is not None else str(self.name)
+        return super().method_name(model_name)
+
+    def name_parts(self) -> list[str]:
+        parts = ["clicks", self.start, *self._tags({"max_clicks": "max", "stop_iou": "stop"})]
+        return parts + ([str(self.at)] if self.at is not None else [])
+
+
+@dataclass(frozen=True)
+class AnnotateConfig(_Interactive):
+    """The annotation protocol: box, clicks until ``target`` IoU or ``max_clicks``, then the map
+    thresholded and smoothed by opening then closing with a disk of ``radius`` (a binary map)."""
+
+    mode: ClassVar[str] = "annotate"
+    runner: ClassVar[str] = "samis.runners.clicks:AnnotateRunner"
+
+    multimask: str | int = "start"
+    target: float = opt(0.9, lo=0.0, hi=1.0, open_lo=True)
+    threshold: float = opt(0.5, lo=0.0, hi=1.0, open_lo=True)
+    # 1 px: removes one-pixel specks and fills one-pixel gaps along a mask's edge while keeping scratches
+    # 3 px wide (SD-900's thinnest defects); a disk of radius r erases every structure narrower than 2r + 1
+    radius: int = opt(1, lo=0)
+
+    def check(self) -> None:
+        super().check()
+        if self.start != "box":
+            raise ConfigError("the annotation protocol starts from a box (start=box)")
+        if not 0 < self.target <= 1 or self.radius < 0:
+            raise ConfigError(f"target={self.target}, radius={self.radius}: target is an IoU in (0, 1], radius >= 0 pixels")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold={self.threshold}: a probability strictly between 0 and 1")
+
+    @property
+    def stop_at(self) -> float:
+        return self.target
+
+    def family_name(self, model_name: str) -> str:
+        return self.method_name(model_name)
+
+    def name_parts(self) -> list[str]:
+        return ["annotate", *self._tags({"max_clicks": "max", "target": "tgt", "threshold": "thr", "radius": "r"})]
+
+
 # --- automatic mode: segment everything, one map by a policy -------------------------------------
 #: automatic options whose non-default values appear in the method name, with their tag.
 AUTO_TAGS = {
@@ -304,7 +467,8 @@ class AutomaticConfig(ModeConfig):
 
 
 #: the mode registry: name -> configuration class (which names its runner).
-MODES: dict[str, type[ModeConfig]] = {cls.mode: cls for cls in (BoxConfig, PointConfig, BoxPointConfig, AutomaticConfig)}
+MODES: dict[str, type[ModeConfig]] = {cls.mode: cls for cls in (BoxConfig, PointConfig, BoxPointConfig, AutomaticConfig,
+                                                                  ClicksConfig, AnnotateConfig)}
 
 
 def mode_class(raw) -> type[ModeConfig]:

@@ -128,7 +128,7 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
     from samis.runners.runner import RunModel, runner_class
 
     t_start = time.perf_counter()
-    cfgs = [normalize(c) for c in mode_configs]
+    cfgs = [stored for c in mode_configs for stored in normalize(c).expand()]  # clicks: one method per saved count
     if not cfgs:
         raise ConfigError("no mode to run: give at least one --mode")
     names = [c.method_name(model_name) for c in cfgs]
@@ -138,7 +138,7 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
 
     backend = get_backend(model_name)
     sam, digest = model if model is not None else get_model(model_name, checkpoint, device, encoder_backend)
-    run_model = RunModel(backend, sam, digest, cache_dir=cache_dir)
+    run_model = RunModel(backend, sam, digest, cache_dir=cache_dir, name=model_name)
     runners: dict[type, object] = {}
     run_device = getattr(sam, "device", "cpu")
     out_root = Path(out_root)
@@ -154,6 +154,8 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
         cls = runner_class(cfg)
         if cls not in runners:
             runners[cls] = cls(run_model)
+        if hasattr(runners[cls], "attach"):  # a runner that keeps per-image records beside the maps
+            runners[cls].attach(cfg, folder, overwrite)
         jobs.append(_Job(cfg, MethodReport(name, folder, skipped=len(samples) - len(todo)), todo, runners[cls]))
     run = RunReport(methods={j.report.method: j.report for j in jobs})
     work = [s for s in samples if any(s.stem in j.todo for j in jobs)]
@@ -182,6 +184,9 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
             run.encoder_passes += p.stats.misses
             run.embedding_hits += p.stats.hits
         run.generated = sum(r.generated for r in runners.values())
+        for r in runners.values():
+            if hasattr(r, "finish"):
+                r.finish()  # records joined in stem order, also after an interruption
         for j in jobs:
             r = j.report
             line = (f"shard {i_shard}/{n_shard}: written {r.written}, skipped {r.skipped} (done before), "
@@ -204,7 +209,7 @@ def _one_image(sample, image, jobs) -> None:
     gt = sample.load_mask() if any(j.runner.needs_ground_truth(j.cfg) for j in pending) else None
     if gt is not None and gt.shape != image.shape[:2]:
         raise DataError(f"{sample.mask_path}: mask is {gt.shape}, image {sample.image_path} is {image.shape[:2]}")
-    frame = ImageFrame(sample.stem, image, gt)
+    frame = ImageFrame(sample.stem, image, gt, category=getattr(sample, "category", None))
     for j in pending:
         out, empty = j.runner.map(frame, j.cfg)
         j.report.empty_gt += int(empty)

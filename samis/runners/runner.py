@@ -30,6 +30,7 @@ class RunModel:
     model: object
     digest: str
     cache_dir: object = None
+    name: str = ""  # the variant's name (vit_t, ...): runners that name files beside the maps read it
     _predictors: dict = field(default_factory=dict)
 
     def predictor(self, autocast: str | None = None):
@@ -63,6 +64,7 @@ class ImageFrame:
     image: np.ndarray
     gt: np.ndarray | None = None
     _set_on: object = None
+    category: str | None = None  # the sample's category, for runners that keep per-image records
 
     def embed(self, predictor):
         if self._set_on is not predictor:

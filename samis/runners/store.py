@@ -68,17 +68,20 @@ def _maps(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
 
 
+def read_manifest(path: Path) -> dict | None:
+    """A manifest's content, or None when it is missing or unreadable (an unknown configuration)."""
+    try:
+        return json.loads(Path(path).read_text()) if Path(path).is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 def prepare(folder: Path, manifest: dict, overwrite: bool = False) -> None:
     """Make ``folder`` ready for maps of this configuration, or refuse with the way out."""
     folder = Path(folder)
     path = folder / MANIFEST
     if folder.is_dir():
-        old = None
-        if path.is_file():
-            try:
-                old = json.loads(path.read_text())
-            except (OSError, ValueError):
-                old = None
+        old = read_manifest(path)
         maps = _maps(folder)
         same = old is not None and old.get("config_hash") == manifest["config_hash"]
         if not same and (maps or old is not None) and not overwrite:
