@@ -59,7 +59,8 @@ def test_default_definition_loads_on_this_machine(shared_root, monkeypatch):
     free = [s for s in mt_all.open("full").samples() if s.category == "Free"]
     assert len(mt_all.open("full").samples()) == 200 and len(free) > 100  # defect-free tiles dominate, as in MT
     autos = [m for m in d.modes if m.mode == "automatic"]
-    assert [a.policy for a in autos] == ["union", "score", "oracle"]
+    assert [a.policy for a in autos] == ["union", "score", "best_match"]
+    assert all(a.main_pair == (0.88, 0.95) and a.sweeps for a in autos)  # a sweep; the stock pair makes the maps
     assert all(a.points_per_side < 32 for a in autos)  # the CPU study must not use the stock 32x32 grid
     sd = d.baselines["SD-saliency-900"]
     assert sd.root == shared_root / "baselines" / "SD-saliency-900"
@@ -86,7 +87,7 @@ def test_paper_definition_is_the_published_study(tmp_path, monkeypatch):
     assert {s.name for s in d.datasets} == {"sd900", "mt", "nrsd"}
     assert dict((s.label, s.splits) for s in d.datasets)["NRSD-MN"] == ("craft", "real")
     auto = next(m for m in d.modes if m.mode == "automatic")
-    assert (auto.points_per_side, auto.pred_iou_thresh, auto.stability_score_thresh) == (32, 0.88, 0.95)
+    assert (auto.points_per_side, auto.main_pair) == (32, (0.88, 0.95))  # the stock grid and pair make the maps
     assert [m.n_points for m in d.modes if m.mode == "point"] == [1, 3, 5]
     assert {m.mode for m in d.modes} == {"box", "point", "automatic"}
     assert set(d.protocols) == {"steel", "sod"}
@@ -138,11 +139,11 @@ def test_minimal_definition_gets_defaults_and_file_relative_paths(tmp_path):
     box, point, *autos = d.modes
     assert box == normalize({"mode": "box"})  # the runners' defaults, filled in once
     assert point.n_points == 3 and point.n_negative == 0  # k is the study's spelling of n_points
-    assert [a.policy for a in autos] == ["union", "score", "oracle"]  # one method per default policy
+    assert [a.policy for a in autos] == ["union", "score", "best_match"]  # one method per default policy
     assert all(a.points_per_side == 8 for a in autos)
     assert [method_name("vit_t", m) for m in d.modes] == [
         "SAM-vit_t-box", "SAM-vit_t-point3", "SAM-vit_t-auto-union-pps8", "SAM-vit_t-auto-score-pps8",
-        "SAM-vit_t-auto-oracle-pps8"]
+        "SAM-vit_t-auto-best_match-pps8"]
     assert d.datasets[0].data_root == tmp_path / "data"
     assert d.output == tmp_path / "out" and d.predictions == tmp_path / "predictions" / "t"
     assert d.tables[0].units == ("syn/full",) and d.tables[0].formats == ("md", "latex", "csv")
@@ -176,7 +177,10 @@ def test_unset_variable_is_named(tmp_path, monkeypatch):
         (lambda d: d["modes"][1].update(k="three"), "modes[1].k", "the string 'three'"),
         (lambda d: d["modes"][1].update(n_points=2), "modes[1].k", "another spelling of 'n_points'"),
         (lambda d: d["modes"][0].update(n_points=2), "modes[0].n_points", "unknown key 'n_points' for mode box"),
-        (lambda d: d["modes"][2].update(policies=["union", "best"]), "modes[2].policies[1]", "one of union, score, oracle"),
+        (lambda d: d["modes"][2].update(policies=["union", "best"]), "modes[2].policies[1]", "one of union, score, best_match"),
+        (lambda d: d["modes"][2].update(policies=["union", "oracle"]), "modes[2].policies[1]", "replaced by best_match"),
+        (lambda d: d["modes"][2].update(pred_iou_thresh=[0.88, 1.5]), "modes[2].pred_iou_thresh[1]", "<= 1"),
+        (lambda d: d["modes"][2].update(stability_score_thresh=[0.9, 0.9]), "modes[2]", "a value is given twice"),
         (lambda d: d["modes"][2].update(policy="union", policies=["score"]), "modes[2].policies", "not both"),
         (lambda d: d["modes"][2].update(pred_iou_thresh=1.5), "modes[2].pred_iou_thresh", "<= 1"),
         (lambda d: d["modes"][2].update(max_area_fraction=0), "modes[2].max_area_fraction", "> 0.0"),

@@ -88,12 +88,12 @@ def _manifest(folder, mode: dict) -> None:
 def test_anomaly_refuses_maps_made_with_the_ground_truth(mt_maps, datasets_root, tmp_path, capsys):
     root, samples = mt_maps
     ds = open_dataset("mt", datasets_root, "full", limit=MT_LIMIT)
-    for name, mode in (("SAM-box", {"mode": "box"}), ("SAM-oracle", {"mode": "automatic", "policy": "oracle"}),
+    for name, mode in (("SAM-box", {"mode": "box"}), ("SAM-bm", {"mode": "automatic", "policy": "best_match"}),
                        ("SAM-union", {"mode": "automatic", "policy": "union"})):
         shutil.copytree(root / "FT", tmp_path / name)
         _manifest(tmp_path / name, mode)
-    with pytest.raises(ConfigError, match=r"protocol anomaly does not score SAM-box \(mode box\), SAM-oracle "
-                                          r"\(mode automatic/oracle\): .*ground truth.*--method"):
+    with pytest.raises(ConfigError, match=r"protocol anomaly does not score SAM-box \(mode box\), SAM-bm "
+                                          r"\(mode automatic/best_match\): .*ground truth.*--method"):
         evaluate(ds, tmp_path, "anomaly", jobs=1, progress=False)
     with pytest.raises(SystemExit) as info:
         main(["evaluate", "--dataset", "mt", "--data-root", str(datasets_root), "--limit", str(MT_LIMIT),

@@ -88,7 +88,9 @@ def test_method_names():
     assert method_name("vit_t", {"mode": "point", "multimask": "largest"}) == "SAM-vit_t-point1-mmlargest"
     assert method_name("vit_t", {"mode": "automatic", "points_per_side": 16}) == "SAM-vit_t-auto-union-pps16"
     assert method_name("vit_t", {"mode": "automatic", "points_per_batch": 8}) == "SAM-vit_t-auto-union"
-    assert "oracle" in method_name("vit_t", {"mode": "automatic", "policy": "oracle"})
+    assert "best_match" in method_name("vit_t", {"mode": "automatic", "policy": "best_match"})
+    with pytest.raises(ConfigError, match="oracle was replaced by best_match"):
+        method_name("vit_t", {"mode": "automatic", "policy": "oracle"})
     assert method_name("vit_t", {"mode": "box", "name": "mine"}) == "mine"
 
 
@@ -226,20 +228,18 @@ def test_automatic_policies_share_one_generate(tmp_path, two, real_model, cache)
     ds = Subset(two.ds, 360, offset=180)
     base = {"mode": "automatic", "points_per_side": 4, "pred_iou_thresh": 0.5, "stability_score_thresh": 0.5,
             "generator": "stock"}
-    cfgs = [{**base, "policy": p} for p in ("union", "score")] + [{**base, "policy": "oracle", "oracle_overlap": 0.4}]
+    cfgs = [{**base, "policy": p} for p in ("union", "score", "best_match")]
     rep = predict_many(ds, "vit_t", cfgs, tmp_path, model=real_model, progress=False, cache_dir=cache)
     assert rep.generated == 1  # one generate() served three policies
     stem = ds.samples()[0].stem
     maps = {p: read_gray(tmp_path / f"SAM-vit_t-auto-{p}-pps4-iou0.5-stab0.5" / f"{stem}.png")
-            for p in ("union", "score")}
-    maps["oracle"] = read_gray(tmp_path / "SAM-vit_t-auto-oracle-pps4-iou0.5-stab0.5-ov0.4" / f"{stem}.png")
-    assert set(np.unique(maps["union"])) <= {0, 255} and set(np.unique(maps["oracle"])) <= {0, 255}
+            for p in ("union", "score", "best_match")}
+    assert set(np.unique(maps["union"])) <= {0, 255} and set(np.unique(maps["best_match"])) <= {0, 255}
     assert ((maps["score"] > 0) == (maps["union"] > 0)).all()  # same masks, soft values
     assert maps["score"].max() >= round(255 * 0.5)
     gt = ds.samples()[0].load_mask()
-    # the oracle keeps only masks mostly on the defect: its precision beats the union's
-    prec = {p: (maps[p] > 127)[gt].sum() / max((maps[p] > 127).sum(), 1) for p in ("union", "oracle")}
-    assert (maps["oracle"] > 127).any() and prec["oracle"] > prec["union"]
+    # best_match keeps the one mask on the patch, not the three beside it: a higher IoU than the union's
+    assert (maps["best_match"] > 127).any() and _iou(maps["best_match"], gt) > _iou(maps["union"], gt)
     rep2 = predict_many(ds, "vit_t", [{**base, "policy": "union", "background_frac": 0.3}], tmp_path,
                         model=real_model, progress=False, cache_dir=cache)
     assert rep2.generated == 0  # raw masks came from the cache

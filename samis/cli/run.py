@@ -61,7 +61,7 @@ def _configs(modes, sets: dict) -> list:
               help="SAM 1 image encoder: auto = ONNX Runtime on the CPU (checked against torch once), torch on CUDA")
 @click.option("--shard", default="0/1", show_default=True, help="i/n: the i-th (0-based) of n shares of the images")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="mode option, e.g. points_per_side=16, policy=union,score,oracle, point.n_points=3")
+              help="mode option, e.g. points_per_side=16, policy=union,score,best_match, pred_iou_thresh=0.88,0.7, point.n_points=3")
 @click.option("--overwrite", is_flag=True, help="recompute maps (deletes maps of another configuration)")
 @click.option("--no-progress", is_flag=True)
 @dataset_options

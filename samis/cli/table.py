@@ -63,7 +63,7 @@ def _hint_unranked(sources, metrics, rank) -> None:
 @click.option("--decimals", type=int, default=None, help="Override the style's number of decimals.")
 @click.option("--sort", "order", default="grouped", show_default=True,
               help="Row order: grouped (given order, SAM rows last), given, name, or a metric (WF, SD900-test:WF), best first.")
-@click.option("--unranked", multiple=True, help="Method(s) to show with a dagger and leave out of the ranking (oracles always are).")
+@click.option("--unranked", multiple=True, help="Method(s) to show with a dagger and leave out of the ranking (best_match rows always are).")
 @click.option("--rank", multiple=True, help="Extra column(s) to rank too (e.g. time_per_image_s).")
 @click.option("--by-category", is_flag=True, help="One column group per defect category, from the per-image CSV(s).")
 @click.option("--categories", multiple=True, help="With --by-category: categories to show, in order ('In,Pa,Sc').")

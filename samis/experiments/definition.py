@@ -27,20 +27,21 @@ from samis.experiments.files import KeyPath, load_tree
 from samis.experiments.schema import Checker
 from samis.models.registry import ENCODER_BACKENDS, MODEL_REGISTRY
 from samis.protocols import PROTOCOLS
-from samis.runners.config import MODES, POLICIES, ModeConfig, mode_class
+from samis.runners.config import MODES, POLICIES, SWEEP_KEYS, ModeConfig, mode_class
 from samis.sorting import natural_key
 
 # --- the vocabulary ---------------------------------------------------------------------------
 # models, modes and protocols are the registries' (samis.models.registry, samis.runners.config, samis.protocols)
 PROTOCOL_METRICS = {name: p.columns for name, p in PROTOCOLS.items()}
 CURVE_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.curves)  # the protocols a curves figure reads
-TABLE_KINDS = ("main", "categories", "sam_modes", "significance", "clicks", "annotation-cost")
+TABLE_KINDS = ("main", "categories", "sam_modes", "significance", "clicks", "annotation-cost",
+               "automatic")  # automatic: samis.report.automatic
 # tables and figures read from the CSVs the clicks and annotate modes write beside their maps, not from
 # the evaluator's files: no protocol (samis.report.clicks)
 RECORD_KINDS = ("clicks", "annotation-cost")
 PLACEMENTS = ("auto", "column", "page")  # LaTeX float: the narrowest that fits, table, table*
 LAYOUTS = ("auto", "wide", "stacked")  # datasets as column groups or as blocks of rows (samis.report.table_markup)
-FIGURE_KINDS = ("qualitative", "curves", "category_bars", "clicks")
+FIGURE_KINDS = ("qualitative", "curves", "category_bars", "clicks", "automatic_sweep")
 TABLE_FORMATS = ("md", "latex", "csv")
 # the panels of a curves figure: precision-recall, F-measure and E-measure against threshold
 # (samis.report.curves.PANELS; not imported here, it loads pandas)
@@ -250,6 +251,8 @@ def _mode_value(c: Checker, key: str, value: Any, default: Any, rng: tuple, path
     lo, hi, open_lo = rng
     if key == "multimask":
         return value if isinstance(value, int) and not isinstance(value, bool) else c.string(value, path)
+    if key in SWEEP_KEYS and isinstance(value, list):  # a threshold sweep: each value in the option's range
+        return [c.number(v, path + (j,), lo, hi, open_lo) for j, v in enumerate(c.items(value, path, "numbers"))]
     if isinstance(default, bool):
         return c.boolean(value, path)
     if isinstance(default, int):
@@ -290,6 +293,9 @@ def _modes(c: Checker, value: Any, seed: int) -> tuple[ModeConfig, ...]:
             if key not in allowed:
                 raise c.fail(path + (key,), f"unknown key {key!r} for mode {cls.mode}; allowed here: {', '.join(allowed)}")
             if key == "policies":
+                if isinstance(raw, list) and "oracle" in raw:
+                    raise c.fail(path + (key, raw.index("oracle")), "policy oracle was replaced by best_match (per "
+                                 "ground-truth component, the generated mask with the highest IoU with it)")
                 policies = c.strings(raw, path + (key,), POLICIES)
                 continue
             canon = MODE_ALIASES.get(key, key)

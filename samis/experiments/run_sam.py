@@ -124,7 +124,7 @@ def _run_phase(definition, layout, model, spec, modes, shard, progress, echo, sp
     # maps of other options or numerics under the same name are not done: the runner refuses or replaces them
     device = resolve_device(model.device)
     nums = [precision.numerics(device, cfg.autocast) for cfg in modes]  # refuses autocast off CUDA
-    done = {name: done_stems(root / name) if same_options(root / name, cfg, model.name, num) else set()
+    done = {name: done_stems(root / name, cfg) if same_options(root / name, cfg, model.name, num) else set()
             for name, cfg, num in zip(names, modes, nums)}
     pending = [s for s in mine if any(s.stem not in done[n] for n in names)]
     if not pending:

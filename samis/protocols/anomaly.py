@@ -9,7 +9,7 @@ per-image file holds each image's own pixel AUROC, AUPRO and F1-max (NaN on an i
 or without background) and NaN for image AUROC; a split column is NaN where the split cannot define
 it (image AUROC on a split without defect-free images).
 
-Maps made from the ground truth (prompted SAM modes, the automatic mode's oracle policy) are empty
+Maps made from the ground truth (prompted SAM modes, the automatic mode's best_match policy) are empty
 on defect-free images and find the defect by construction: this protocol refuses them
 (``uses_ground_truth`` in :class:`Protocol`; see :mod:`samis.protocols.ground_truth`).
 """

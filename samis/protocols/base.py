@@ -86,7 +86,7 @@ class Protocol:
     curves_descending: bool = False
     decimals: int = 3
     leading_zero: bool = True
-    # why the protocol cannot score maps made with the ground truth (prompted modes, the oracle policy);
+    # why the protocol cannot score maps made with the ground truth (prompted modes, the best_match policy);
     # empty when it can. The evaluator refuses such methods (by their manifest) for this protocol.
     uses_ground_truth: str = ""
     # the protocol is defined over defect-free and defective images together (anomaly detection): the

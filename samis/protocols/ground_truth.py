@@ -1,7 +1,7 @@
 """Which method folders hold maps made with the ground truth, and the protocols that refuse them.
 
 A SAM method folder's ``manifest.json`` records its mode configuration; prompted modes read their
-prompts off the ground truth and the automatic mode's oracle policy keeps the masks that overlap it.
+prompts off the ground truth and the automatic mode's best_match policy picks, per defect, the mask that overlaps it best.
 Such maps are empty on a defect-free image and find every defect by construction, so a protocol
 that scores defect-free images against defective ones (``anomaly``) says it cannot score them
 (:attr:`Protocol.uses_ground_truth`). A folder without a manifest (stored baselines) made its maps
@@ -20,14 +20,17 @@ MANIFEST = "manifest.json"  # samis.runners.store.MANIFEST
 
 
 def ground_truth_mode(folder: Path) -> str | None:
-    """The mode (e.g. ``box``, ``automatic/oracle``) of a method folder whose maps used the ground truth; else None."""
+    """The mode (e.g. ``box``, ``automatic/best_match``) of a method folder whose maps used the ground truth; else None."""
     from samis.runners.config import normalize
 
     path = Path(folder) / MANIFEST
     if not path.is_file():
         return None
     try:
-        cfg = normalize(json.loads(path.read_text())["config"])
+        raw = json.loads(path.read_text())["config"]
+        if isinstance(raw, dict) and raw.get("policy") == "oracle":
+            return "automatic/oracle"  # maps of the retired oracle policy (replaced by best_match)
+        cfg = normalize(raw)
     except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
         raise ConfigError(f"{path}: unreadable manifest ({exc}); cannot tell whether its maps used the ground truth. "
                           f"Recompute the method with samis run, or delete the manifest if the maps are a baseline's") from None

@@ -33,7 +33,7 @@ LOWER_BETTER_PATTERN = re.compile(r"(^|_)(mae|time|seconds|latency|memory|mem|pa
 DATASET_NAMES = {"sd900": "SD900", "mt": "MT", "nrsd": "NRSD", "folder": "Folder"}
 
 _SAM_TOKEN = re.compile(r"^(sam\d*|mobilesam|hqsam|efficientsam|fastsam|sam2)$", re.I)
-_UNRANKED_PATTERN = re.compile(r"oracle", re.I)
+_UNRANKED_PATTERN = re.compile(r"oracle|best[ _]match", re.I)  # automatic policies that read the ground truth
 
 
 def lower_is_better(metric: str) -> bool:
@@ -65,7 +65,7 @@ def is_reference(method: str) -> bool:
 
 
 def is_unranked(method: str, extra: tuple[str, ...] | list[str] = ()) -> bool:
-    """Methods that use the ground truth (``oracle`` in the name), reference rows and methods the user
+    """Methods that use the ground truth (``best_match`` or the old ``oracle`` in the name), reference rows and methods the user
     names are shown but never ranked."""
     name = str(method)
     return bool(_UNRANKED_PATTERN.search(name)) or is_reference(name) or name in set(extra)

@@ -3,7 +3,7 @@
 The table is built once as a small model (``Table``): row order, column groups, which cells are
 best and second; the Markdown and LaTeX writers only dress it. Ranking uses the values as they are
 printed, so two methods that print the same number are marked alike, and never ranks a missing cell
-or a method that reads the ground truth (``oracle``) or a reference row (``ref-``) against zero-shot methods.
+or a method that reads the ground truth (``best_match``) or a reference row (``ref-``) against zero-shot methods.
 """
 
 from __future__ import annotations
@@ -263,7 +263,11 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
     if refs:
         notes.append(reference_note(refs))
     if flagged:
-        if any(re.search("oracle", m, re.I) for m in flagged):
+        if any(re.search("best[ _]match", m, re.I) for m in flagged):
+            notes.append("† Not ranked: best match reads the ground truth: for each defect (ground-truth component) "
+                         "it keeps the generated mask with the highest IoU with it, i.e. what a perfect selector picking "
+                         "one mask per defect would give; not a zero-shot result.")
+        elif any(re.search("oracle", m, re.I) for m in flagged):
             notes.append("† Not ranked: an oracle reads the ground truth to pick its output, so it is not a zero-shot result "
                          "(nor an upper bound).")
         else:
@@ -338,7 +342,7 @@ def render(results, fmt: str = "md", metrics=None, order: str = "grouped", style
         sort by, best first (``WF`` or ``SD900-test:WF``).
     style: ``sod`` (0.259, 3 decimals) or ``steel`` (.2591, 4 decimals); ``decimals`` overrides.
     unranked: method names shown with a dagger and kept out of the ranking (names containing
-        ``oracle`` always are). rank: extra columns (e.g. ``time_per_image_s``) to rank too.
+        ``best_match`` always are). rank: extra columns (e.g. ``time_per_image_s``) to rank too.
     latex_env: ``table`` (one column), ``table*`` (the page), ``auto`` (the narrowest that fits) or
         ``none`` (bare tabular). layout: ``wide`` (a column group per dataset), ``stacked`` (a block of
         rows per dataset, metrics as columns) or ``auto`` (wide when it fits the float, else stacked).

@@ -31,7 +31,9 @@ from samis.errors import ConfigError
 
 #: ``multimask`` rules of prompted modes (samis.runners.maps): ``oracle`` reads the ground truth (never ranked)
 CHOICES = ("highest_iou", "single", "largest", "smallest", "oracle")
-POLICIES = ("union", "score", "oracle")
+POLICIES = ("union", "score", "best_match")
+#: automatic options that may be lists (a threshold sweep from one decoder pass, samis.runners.automatic)
+SWEEP_KEYS = ("pred_iou_thresh", "stability_score_thresh")
 
 
 def opt(default, lo=None, hi=None, open_lo: bool = False, execution: bool = False):
@@ -59,7 +61,7 @@ class ModeConfig:
 
     @property
     def uses_ground_truth(self) -> bool:
-        """Whether this mode reads the image's ground truth to make its map (prompts, oracle selection)."""
+        """Whether this mode reads the image's ground truth to make its map (prompts, best_match selection)."""
         return False
 
     def __post_init__(self):
@@ -417,15 +419,22 @@ AUTO_TAGS = {
 
 @dataclass(frozen=True)
 class AutomaticConfig(ModeConfig):
-    """``SamAutomaticMaskGenerator``'s own defaults, plus the policy that turns its masks into one map."""
+    """``SamAutomaticMaskGenerator``'s own defaults, plus the policy that turns its masks into one map.
+
+    ``pred_iou_thresh`` and ``stability_score_thresh`` may be lists (a sweep): every pair of their values
+    gets its masks from one decoder pass per image (``samis.runners.automatic``); the first pair (the
+    "main pair") makes the maps and the method name. A scalar or a one-element list is stored as a
+    float, so such configurations name, hash and record exactly as before.
+    """
 
     mode: ClassVar[str] = "automatic"
     aliases: ClassVar[tuple[str, ...]] = ("auto",)
     runner: ClassVar[str] = "samis.runners.automatic:AutomaticRunner"
+    retired: ClassVar[tuple[str, ...]] = ("oracle_overlap",)  # read in old manifests, ignored
 
     points_per_side: int = opt(32, lo=1)
-    pred_iou_thresh: float = opt(0.88, lo=0.0, hi=1.0)
-    stability_score_thresh: float = opt(0.95, lo=0.0, hi=1.0)
+    pred_iou_thresh: float | tuple = opt(0.88, lo=0.0, hi=1.0)
+    stability_score_thresh: float | tuple = opt(0.95, lo=0.0, hi=1.0)
     min_mask_region_area: int = opt(0, lo=0)
     crop_n_layers: int = opt(0, lo=0)
     box_nms_thresh: float = opt(0.7, lo=0.0, hi=1.0)
@@ -433,30 +442,58 @@ class AutomaticConfig(ModeConfig):
     generator: str = opt("auto", execution=True)
     policy: str = "union"
     background_frac: float = opt(0.5, lo=0.0, hi=1.0, open_lo=True)
-    oracle_overlap: float = opt(0.5, lo=0.0, hi=1.0)
+
+    def __post_init__(self):
+        for key in SWEEP_KEYS:
+            values = _sweep(key, getattr(self, key))
+            object.__setattr__(self, key, values[0] if len(values) == 1 else values)
+        super().__post_init__()
 
     def check(self) -> None:
+        if self.policy == "oracle":
+            raise ConfigError("policy=oracle was replaced by best_match (for each ground-truth component the "
+                              "generated mask with the highest IoU with it); write policy: best_match")
         if self.policy not in POLICIES:
             raise ConfigError(f"policy={self.policy!r}: choose one of {', '.join(POLICIES)}")
         if self.generator not in ("auto", "fast", "stock"):
             raise ConfigError(f"generator={self.generator!r}: choose auto, fast or stock")
         if self.points_per_side < 1 or self.points_per_batch < 1 or self.crop_n_layers < 0:
             raise ConfigError("points_per_side and points_per_batch must be >= 1, crop_n_layers >= 0")
-        if not 0 < self.background_frac <= 1 or not 0 <= self.oracle_overlap < 1:
-            raise ConfigError("background_frac must be in (0, 1] and oracle_overlap in [0, 1)")
+        if not 0 < self.background_frac <= 1:
+            raise ConfigError("background_frac must be in (0, 1]")
+
+    # --- the threshold sweep ---------------------------------------------------------------------
+    def values(self, key: str) -> tuple[float, ...]:
+        """The values of a sweepable threshold as a tuple (the main one first)."""
+        value = getattr(self, key)
+        return value if isinstance(value, tuple) else (value,)
+
+    @property
+    def pairs(self) -> list[tuple[float, float]]:
+        """Every ``(pred_iou_thresh, stability_score_thresh)`` pair of the sweep, the main pair first."""
+        return [(i, s) for i in self.values("pred_iou_thresh") for s in self.values("stability_score_thresh")]
+
+    @property
+    def main_pair(self) -> tuple[float, float]:
+        """The pair whose masks make the maps."""
+        return self.pairs[0]
+
+    @property
+    def sweeps(self) -> bool:
+        return len(self.pairs) > 1
 
     def name_parts(self) -> list[str]:
         parts = ["auto", self.policy]
-        parts += [f"{tag}{_num(getattr(self, k))}" for k, tag in AUTO_TAGS.items() if getattr(self, k) != self.default(k)]
+        main = dict(zip(SWEEP_KEYS, self.main_pair))
+        parts += [f"{tag}{_num(main.get(k, getattr(self, k)))}" for k, tag in AUTO_TAGS.items()
+                  if main.get(k, getattr(self, k)) != self.default(k)]
         if self.policy in ("union", "score") and self.background_frac != self.default("background_frac"):
             parts.append(f"bg{_num(self.background_frac)}")
-        if self.policy == "oracle" and self.oracle_overlap != self.default("oracle_overlap"):
-            parts.append(f"ov{_num(self.oracle_overlap)}")
         return parts
 
     @property
     def uses_ground_truth(self) -> bool:
-        return self.policy == "oracle"  # the oracle keeps the masks that overlap the ground truth
+        return self.policy == "best_match"  # picks, per ground-truth component, the mask that matches it best
 
     @property
     def generator_key(self) -> tuple:
@@ -464,6 +501,22 @@ class AutomaticConfig(ModeConfig):
         params = ("points_per_side", "pred_iou_thresh", "stability_score_thresh", "min_mask_region_area",
                   "crop_n_layers", "box_nms_thresh")
         return tuple((k, getattr(self, k)) for k in params) + (("autocast", self.autocast),)
+
+
+def _sweep(key: str, value) -> tuple[float, ...]:
+    """A threshold given as a number, a list of numbers or a comma-separated string, as a tuple of floats."""
+    if isinstance(value, str):
+        value = [v for v in value.replace(";", ",").split(",") if v.strip()]
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    try:
+        out = tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        raise ConfigError(f"mode option {key}={value!r}: expected a number or a list of numbers") from None
+    if not out or not all(0.0 <= v <= 1.0 for v in out):
+        raise ConfigError(f"mode option {key}={value!r}: one or more numbers in [0, 1]")
+    if len(set(out)) != len(out):
+        raise ConfigError(f"mode option {key}={value!r}: a value is given twice")
+    return out
 
 
 #: the mode registry: name -> configuration class (which names its runner).
@@ -484,6 +537,8 @@ def _coerce(key, value, default):
     """Cast ``value`` to the type of ``default`` (values from ``--set`` arrive as strings)."""
     if default is None or value is None:
         return value
+    if key in SWEEP_KEYS:
+        return value  # a number or a list: AutomaticConfig parses and checks it
     try:
         if isinstance(default, bool):
             if isinstance(value, str):
@@ -515,6 +570,8 @@ def normalize(mode_config) -> ModeConfig:
         raise ConfigError(f"a mode configuration is a mapping with a 'mode' key ({', '.join(MODES)}), got {mode_config!r}")
     cls = mode_class(mode_config["mode"])
     defaults = cls.options()
+    # options of the retired oracle policy, still in manifests written before best_match replaced it
+    mode_config = {k: v for k, v in mode_config.items() if k not in getattr(cls, "retired", ())}
     unknown = sorted(set(mode_config) - set(defaults) - {"mode"})
     if unknown:
         raise ConfigError(

@@ -149,7 +149,7 @@ def predict_many(dataset, model_name, mode_configs, out_root, checkpoint=None, d
         chash = cfg.config_hash(model_name, digest, numerics=num)
         store.prepare(folder, {**store.manifest_for(name, cfg, model_name, digest, chash, dataset), "numerics": num},
                       overwrite)
-        done = set() if overwrite else store.done_stems(folder)
+        done = set() if overwrite else store.done_stems(folder, cfg)
         todo = {s.stem for s in samples if s.stem not in done}
         cls = runner_class(cfg)
         if cls not in runners:
@@ -212,6 +212,10 @@ def _one_image(sample, image, jobs) -> None:
     frame = ImageFrame(sample.stem, image, gt, category=getattr(sample, "category", None))
     for j in pending:
         out, empty = j.runner.map(frame, j.cfg)
+        if hasattr(j.runner, "record"):  # before the map: a stem with a map has its record
+            from samis.runners.automatic_records import write_record
+
+            write_record(j.report.folder, j.runner.record(frame, j.cfg))
         j.report.empty_gt += int(empty)
         write_png(j.report.folder / f"{sample.stem}.png", out)
         j.report.written += 1

@@ -63,6 +63,7 @@ class ImageFrame:
     stem: str
     image: np.ndarray
     gt: np.ndarray | None = None
+    category: str | None = None
     _set_on: object = None
     category: str | None = None  # the sample's category, for runners that keep per-image records
 
@@ -88,6 +89,9 @@ class ModeRunner(Protocol):
 
     def map(self, frame: ImageFrame, cfg: ModeConfig) -> tuple[np.ndarray, bool]:
         """The 8-bit map of one image and whether the image had nothing to prompt (empty ground truth)."""
+
+    # optional: ``record(frame, cfg) -> dict``, a per-image record the engine writes before the map
+    # (``samis.runners.automatic_records``); a stem is done when it has both
 
 
 def runner_class(cfg: ModeConfig) -> type:

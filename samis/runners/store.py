@@ -121,12 +121,18 @@ def same_options(folder: Path, cfg, model_name: str, numerics: str = "cpu-fp32")
         return False
 
 
-def done_stems(folder: Path) -> set[str]:
-    """Stems that already have a map (writes are atomic, so an existing map is complete)."""
+def done_stems(folder: Path, cfg=None) -> set[str]:
+    """Stems that already have a map (writes are atomic, so an existing map is complete) and, for an
+    automatic configuration, its per-image record (``samis.runners.automatic_records``)."""
     folder = Path(folder)
     if not folder.is_dir():
         return set()
-    return {p.stem for p in folder.iterdir() if p.suffix.lower() == ".png" and not p.name.startswith(".")}
+    done = {p.stem for p in folder.iterdir() if p.suffix.lower() == ".png" and not p.name.startswith(".")}
+    if cfg is not None and getattr(cfg, "mode", None) == "automatic":
+        from samis.runners.automatic_records import recorded_stems
+
+        done &= recorded_stems(folder)
+    return done
 
 
 def log_run(folder: Path, line: str) -> None:
