@@ -63,9 +63,8 @@ class ImageFrame:
     stem: str
     image: np.ndarray
     gt: np.ndarray | None = None
-    category: str | None = None
-    _set_on: object = None
     category: str | None = None  # the sample's category, for runners that keep per-image records
+    _set_on: object = None
 
     def embed(self, predictor):
         if self._set_on is not predictor:
