@@ -267,3 +267,40 @@ def test_clicks_summary_per_category_and_level():
     assert out.loc[("image", "all"), "NoF@90"] == 3
     only_b = clicks_summary(pd.DataFrame(rows), stems=["b1"])
     assert set(only_b["category"]) == {"all", "B"}
+
+
+def test_clicks_table_and_figure_from_the_csv_beside_the_maps(tmp_path, datasets_root):
+    from samis.experiments.definition import load_definition
+    from samis.experiments.layout import Layout
+    from samis.experiments.render import render_figures, render_tables
+
+    (tmp_path / "d.yaml").write_text(f"""
+name: t
+output: {tmp_path / 'out'}
+predictions: {tmp_path / 'pred'}
+datasets: [{{name: sd900, label: SD, splits: [test], data_root: {datasets_root}, protocols: [sod], limit: 2}}]
+models: [{{name: vit_t}}]
+modes: [{{mode: clicks, start: box, max_clicks: 2, save_at: [1, 2]}}]
+tables: [{{kind: clicks}}]
+figures: [{{kind: clicks}}]
+""")
+    d = load_definition(tmp_path / "d.yaml")
+    stems = [s.stem for s in d.datasets[0].open("test").samples()]
+    lines = ["level,stem,category,component,area,click,prompt,x,y,iou"]
+    for stem, traj in zip(stems, ([.5, .95], [.88, .89])):
+        lines += [f"component,{stem},C,1,10,{k + 1},box,,,{v}" for k, v in enumerate(traj)]
+        lines += [f"image,{stem},C,,10,{k + 1},,,,{v}" for k, v in enumerate(traj)]
+    root = Layout(d).sam_root("SD")
+    root.mkdir(parents=True)
+    (root / "SAM-vit_t-clicks-box-max2.clicks.csv").write_text("\n".join(lines + ["component,other,C,1,1,1,box,,,0"]) + "\n")
+    written = render_tables(d, echo=lambda *a: None)
+    assert {p.name for p in written} == {"clicks.md", "clicks.tex", "clicks.csv"}
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "out" / "tables" / "clicks.csv")
+    row = table[(table["level"] == "component") & (table["category"] == "all")].iloc[0]
+    assert row["n"] == 2  # the stem outside the split is left out
+    assert row["mIoU@2"] == pytest.approx((.95 + .89) / 2) and row["NoC@85"] == pytest.approx(1.5)
+    assert row["NoC@90"] == pytest.approx(2.0) and row["NoF@90"] == 1
+    figures = render_figures(d, echo=lambda *a: None)
+    assert {p.name for p in figures} == {"clicks.pdf", "clicks.png"}

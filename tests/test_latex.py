@@ -24,7 +24,10 @@ def default_tables(tmp_path_factory):
 
 def test_default_report_tables_fit_the_page(default_tables, tmp_path):
     d, tex, lines = default_tables
-    assert {p.stem for p in tex} == {t.name for t in d.tables}, lines
+    from samis.experiments.definition import RECORD_KINDS
+
+    # the clicks and annotation-cost tables read click CSVs, which this default-shaped study has not
+    assert {p.stem for p in tex} == {t.name for t in d.tables if t.kind not in RECORD_KINDS}, lines
     assert_fits(tex, tmp_path)
 
 

@@ -148,6 +148,9 @@ def plot_clicks(frame: pd.DataFrame, stem: Path, names: dict) -> list[Path]:
                     ref = ax.axhline(row["mIoU@1"], color=color, linewidth=0.8, linestyle=(0, (1, 1.5)))
                     handles.append(ref)
                     labels.append(f"one box, {dataset} ({split})")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("clicks (1 = the start prompt)")
         ax.set_ylabel("mean IoU per defect")
         ax.grid(True)
