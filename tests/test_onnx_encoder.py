@@ -18,7 +18,8 @@ import torch
 from samis.errors import CheckpointError, ConfigError
 from samis.models import onnx_encoder
 from samis.models.hashing import file_digest
-from samis.models.onnx_encoder import OnnxImageEncoder, check_path, resolve_backend, with_encoder_backend
+from samis.models.onnx_encoder import (OnnxImageEncoder, check_path, resolve_backend, sam_with_encoder,
+                                       with_encoder_backend)
 from samis.runners.embedding_cache import CachedSamPredictor
 
 pytestmark = pytest.mark.model
@@ -159,11 +160,7 @@ def test_mismatching_graph_fails_the_check_refused_under_onnx_torch_under_auto(v
 
 def onnx_sam_with(sam, path: Path, digest: str, strict: bool):
     """A Sam whose image encoder is the ONNX graph at ``path`` (as ``with_encoder_backend`` builds it)."""
-    from segment_anything.modeling import Sam
-
-    encoder = OnnxImageEncoder(sam, sam.image_encoder, path, digest, strict=strict)
-    return Sam(image_encoder=encoder, prompt_encoder=sam.prompt_encoder, mask_decoder=sam.mask_decoder,
-               pixel_mean=sam.pixel_mean.flatten().tolist(), pixel_std=sam.pixel_std.flatten().tolist()).eval()
+    return sam_with_encoder(sam, OnnxImageEncoder(sam, sam.image_encoder, path, digest, strict=strict))
 
 
 def test_torch_backend_is_the_model_as_before(vit_t_model, tmp_path):

@@ -17,7 +17,10 @@ the one place that knows a model family. Each variant in ``samis.models.MODEL_RE
   component) only for ``rule="oracle"``, the best of the four masks for its component;
 - ``mask_generator(model, predictor, cfg)``: an automatic generator for an
   ``AutomaticConfig`` whose ``generate(image)`` returns segment-anything's records and encodes
-  through ``predictor``.
+  through ``predictor``;
+- optionally ``with_encoder(model, digest, name, encoder_backend) -> (model, digest)``: the model with
+  another image encoder (SAM 1: ONNX Runtime, ``samis.models.onnx_encoder``); a family without it
+  runs its encoder in torch (``encoder_backend: onnx`` is refused for it).
 
 Backends are named by ``"module:Class"`` and imported on first use, so listing them needs no torch.
 """

