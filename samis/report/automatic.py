@@ -125,12 +125,12 @@ def plot_sweep(frame: pd.DataFrame, stem, title: str | None = None) -> list:
             labels.append(unit)
         for ax, name in zip(axes, ("defect recall@0.5", "mean best-match IoU")):
             ax.set_title(name)
+            ax.set_xlabel("pred. IoU / stability (* main)", fontsize=6.5)
             ax.set_xticks(range(len(pairs)), [p + ("*" if i == 0 else "") for i, p in enumerate(pairs)],
                          rotation=60, ha="right")
             ax.set_ylim(0, max(0.05, float(np.nanmax(data[["recall_at_0.5", "mean_best_iou"]].to_numpy(dtype=float)) * 1.1)
                               if len(data) else 1.0))
             ax.grid(True, axis="y")
-        fig.supxlabel("pred_iou_thresh / stability_score_thresh (* main pair)", fontsize=7)
         if title:
             fig.suptitle(title)
         fit_legend(fig, handles, labels, COLUMN_WIDTH_IN)
