@@ -42,7 +42,22 @@ def default_shaped_study(tmp_path: Path, images: dict | None = None, seed: int =
             for protocol in spec.protocols:
                 files = layout.results_files(spec, split, source.name, protocol)
                 _write_unit(files, spec.name, split, stems, methods, protocol, rng)
+        _write_automatic_records(d, layout, spec, stems, rng)
     return d
+
+
+def _write_automatic_records(d, layout, spec, stems, rng):
+    """Per-image records of the automatic methods (samis.runners.automatic_records), random but well-formed."""
+    from samis.runners.automatic_records import write_record
+
+    for cfg in (c for c in d.modes if c.mode == "automatic"):
+        folder = layout.sam_root(spec.label) / cfg.method_name(d.models[0].name)
+        for stem in stems:
+            n = int(rng.integers(0, 4))
+            pairs = [{"pred_iou_thresh": i, "stability_score_thresh": s, "masks": int(rng.integers(0, 5)),
+                      "masks_foreground": int(rng.integers(0, 3)), "best_iou": [round(float(v), 6) for v in rng.uniform(0, 1, n)]}
+                     for i, s in cfg.pairs]
+            write_record(folder, {"stem": stem, "category": stem.split("_")[0], "component_areas": [50] * n, "pairs": pairs})
 
 
 def _write_unit(files, dataset, split, stems, methods, protocol, rng):

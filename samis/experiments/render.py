@@ -187,6 +187,63 @@ def _caption(definition: Definition, spec: TableSpec) -> str:
     return f"{what} ({spec.protocol} protocol; {units})."
 
 
+# --- the automatic mode's records (samis.report.automatic) ------------------------------------------
+def _automatic_methods(layout: Layout, definition: Definition, patterns) -> list[tuple[str, object]]:
+    """``(method, config)`` of the automatic methods asked for, one per generator and background_frac
+    (the policies of one generator write the same records)."""
+    seen, out = set(), []
+    for model in definition.models:
+        for cfg in definition.modes:
+            if cfg.mode != "automatic":
+                continue
+            name = cfg.method_name(model.name)
+            key = (model.name, cfg.generator_key, cfg.background_frac)
+            if key not in seen and match_methods(patterns or ("SAM-*",), [name]):
+                seen.add(key)
+                out.append((name, cfg))
+    return out
+
+
+def _automatic_frame(layout: Layout, definition: Definition, spec) -> tuple[pd.DataFrame | None, list[Path], list[str]]:
+    """The per-pair statistics of every unit from the records beside the maps; (frame, files read, units missing)."""
+    from samis.report.automatic import sweep_frame
+    from samis.report.style import dataset_label
+    from samis.runners.automatic_records import read_records, record_dir
+
+    from samis.report.inputs import read_per_image
+
+    methods = _automatic_methods(layout, definition, spec.methods)
+    frames, inputs, missing = [], [], []
+    for ref in spec.units:
+        unit, split = definition.unit(ref)
+        label = dataset_label(unit.name, split) if unit.name != "folder" else ref
+        # the unit's images are those its evaluation scored (records cover every split of the dataset entry)
+        path = layout.results_files(unit, split, "sam", spec.protocol)["per_image"]
+        stems = set(read_per_image([path])["stem"].astype(str)) if path.is_file() else set()
+        found = False
+        for name, _ in methods:
+            folder = layout.sam_root(unit.label) / name
+            records = [r for r in read_records(folder) if r["stem"] in stems]
+            if not records:
+                continue
+            found = True
+            inputs += [path] + sorted(record_dir(folder).glob("*.json"))
+            categories = {r["stem"]: r.get("category") or "All" for r in records}
+            frames.append(sweep_frame(records, categories, label if len(methods) == 1 else f"{label} {name}"))
+        if not found:
+            missing.append(ref)
+    frames = [f for f in frames if not f.empty]
+    return (pd.concat(frames, ignore_index=True) if frames else None), inputs, missing
+
+
+def _automatic_texts(definition: Definition, spec, frame: pd.DataFrame) -> dict[str, str]:
+    from samis.report.automatic import render_latex, render_markdown
+
+    caption = spec.caption or "What the automatic mode could find, per threshold pair"
+    return {"csv": frame.to_csv(index=False, float_format="%.6g"), "md": render_markdown(frame, caption),
+            "latex": render_latex(frame, caption, spec.label or f"tab:{spec.name}")}
+
+
 def render_tables(definition: Definition, echo=print) -> list[Path]:
     from samis.report.presets import default_metrics
 
@@ -198,13 +255,17 @@ def render_tables(definition: Definition, echo=print) -> list[Path]:
 
             written += render_record_table(layout, definition, spec, echo)
             continue
-        frame, inputs, missing = _table_frame(layout, definition, spec)
+        if spec.kind == "automatic":
+            frame, inputs, missing = _automatic_frame(layout, definition, spec)
+        else:
+            frame, inputs, missing = _table_frame(layout, definition, spec)
         if missing:
             echo(f"tables: {spec.name}: no results yet for {', '.join(missing)}")
         if frame is None:
             echo(f"tables: {spec.name}: nothing to tabulate, skipped")
             continue
-        units, stat_inputs = _per_image_units(layout, definition, spec) if spec.kind != "categories" else ([], [])
+        units, stat_inputs = (_per_image_units(layout, definition, spec) if spec.kind not in ("categories", "automatic")
+                              else ([], []))
         outputs = [layout.tables / f"{spec.name}{TABLE_SUFFIX[f]}" for f in spec.formats]
         stamp, state = _stamp_path(layout.tables, spec.name), _state(spec, inputs + stat_inputs)
         state["display_names"] = definition.display_names
@@ -215,7 +276,9 @@ def render_tables(definition: Definition, echo=print) -> list[Path]:
         metrics = list(spec.metrics or default_metrics(spec.kind, spec.protocol))
         if not spec.metrics and spec.kind == "main" and "n_free" in frame.columns:
             metrics += ["clean", "FPA"]  # defect-free images, scored apart (samis.evaluation)
-        if spec.kind == "significance":
+        if spec.kind == "automatic":
+            texts = _automatic_texts(definition, spec, frame)
+        elif spec.kind == "significance":
             texts = _significance_texts(definition, spec, units, metrics)
         else:
             texts = _table_texts(definition, spec, frame, units, metrics)
@@ -347,6 +410,27 @@ def _figure(layout: Layout, definition: Definition, index: int, spec: FigureSpec
                                     contour=spec.outline, colors={m: st["color"] for m, st in palette.items()})
 
 
+def _sweep_figure(layout: Layout, definition: Definition, spec, echo) -> list[Path]:
+    """The ``automatic_sweep`` figure: one figure over all its units (one line each), from the records."""
+    from samis.report.automatic import plot_sweep
+
+    frame, inputs, missing = _automatic_frame(layout, definition, spec)
+    if missing:
+        echo(f"figures: {spec.name}: no automatic records yet for {', '.join(missing)}")
+    if frame is None:
+        echo(f"figures: {spec.name}: nothing to draw, skipped")
+        return []
+    stamp, state = _stamp_path(layout.figures, spec.name), _state(spec, inputs)
+    if _fresh(stamp, state):
+        echo(f"figures: {spec.name}: up to date, skipped")
+        return [Path(p) for p in json.loads(stamp.read_text())["outputs"]]
+    layout.figures.mkdir(parents=True, exist_ok=True)
+    outputs = plot_sweep(frame, layout.figures / spec.name)
+    _stamp(stamp, state, outputs)
+    echo(f"figures: {spec.name}: {', '.join(Path(p).name for p in outputs)}")
+    return [Path(p) for p in outputs]
+
+
 def render_figures(definition: Definition, echo=print) -> list[Path]:
     layout = Layout(definition)
     written = []
@@ -355,6 +439,9 @@ def render_figures(definition: Definition, echo=print) -> list[Path]:
             from samis.experiments.render_clicks import render_clicks_figure
 
             written += render_clicks_figure(layout, definition, spec, echo)
+            continue
+        if spec.kind == "automatic_sweep":
+            written += _sweep_figure(layout, definition, spec, echo)
             continue
         for ref in spec.units:
             kind = "curves" if spec.kind == "curves" else "per_image"
