@@ -264,8 +264,12 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
         notes.append(reference_note(refs))
     if flagged:
         if any(re.search("oracle", m, re.I) for m in flagged):
-            notes.append("† Not ranked: an oracle reads the ground truth to pick its output, so it is not a zero-shot result "
-                         "(nor an upper bound).")
+            note = ("† Not ranked: an oracle reads the ground truth to pick its output, so it is not a zero-shot result "
+                    "(nor an upper bound).")
+            if any(re.search("mmoracle", m, re.I) for m in flagged):
+                note += (" The mask-choice oracle keeps, per defect, whichever of SAM's four masks (the one-mask output "
+                         "and the three multimask outputs) has the highest IoU with that defect's ground truth.")
+            notes.append(note)
         else:
             notes.append("† Not ranked against the other methods.")
     shown = {c.metric for g in groups for c in g.columns}
