@@ -16,7 +16,7 @@ import torch
 
 from samis.datasets import get_dataset
 from samis.errors import CheckpointError
-from samis.prompts import ComponentPrompts
+from samis.prompts import ComponentPrompts, components
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -84,10 +84,17 @@ def _rule_index(logits: np.ndarray, iou: np.ndarray, rule) -> int:
     return areas.index(target)  # ties: the lower index
 
 
-def _stock_map(stock, prompts, rule, mask_input=None):
+def _oracle_index(logits: np.ndarray, comp: np.ndarray) -> int:
+    """The mask with the highest IoU against the component (ties: the lower index)."""
+    ious = [((m > 0) & comp).sum() / ((m > 0) | comp).sum() for m in logits]
+    return int(np.argmax(ious))
+
+
+def _stock_map(stock, prompts, rule, mask_input=None, comps=None):
     """One prompt at a time through the stock predictor's public predict(), merged as samis documents it.
 
-    The stock predictor's image must be set.
+    The stock predictor's image must be set. ``oracle`` asks for the one-mask output and the three
+    multimask outputs and keeps the best for the prompt's component (``comps``).
     """
     best = None
     for i in range(len(prompts)):
@@ -98,18 +105,22 @@ def _stock_map(stock, prompts, rule, mask_input=None):
             kw["point_coords"], kw["point_labels"] = prompts.point_coords[i], prompts.point_labels[i]
         if mask_input is not None:
             kw["mask_input"] = mask_input[i]
-        logits, iou, _ = stock.predict(multimask_output=rule != "single", return_logits=True, **kw)
-        chosen = logits[_rule_index(logits, iou, rule)].astype(np.float64)
+        if rule == "oracle":
+            logits = np.concatenate([stock.predict(multimask_output=m, return_logits=True, **kw)[0] for m in (False, True)])
+            chosen = logits[_oracle_index(logits, comps[i])].astype(np.float64)
+        else:
+            logits, iou, _ = stock.predict(multimask_output=rule != "single", return_logits=True, **kw)
+            chosen = logits[_rule_index(logits, iou, rule)].astype(np.float64)
         best = chosen if best is None else np.maximum(best, chosen)
     return np.round(255.0 / (1.0 + np.exp(-best))).astype(np.uint8)
 
 
 CASES = [("box", "single"), ("point", "highest_iou"), ("point", "single"), ("point", "largest"),
-         ("point", "smallest"), ("point", 2)]
+         ("point", "smallest"), ("point", 2), ("point", "oracle")]
 
 
 def test_prompted_maps_equal_the_stock_predictor(family, images):
-    """Box, and point under every mask choice (and a fixed index), on both images."""
+    """Box, and point under every mask choice (a fixed index and the ground-truth oracle too), on both images."""
     from samis.backends import get_backend
 
     fam, name, model, digest, _, cache = family
@@ -121,9 +132,10 @@ def test_prompted_maps_equal_the_stock_predictor(family, images):
         stock.set_image(image)
         for mode, rule in CASES:
             prompts = ComponentPrompts(use_box=mode == "box", n_points=0 if mode == "box" else 1)(gt, stem)
-            ours = torch.sigmoid(backend.decode(predictor, prompts, rule).double().amax(0)).numpy()
+            comps = np.stack(components(gt))
+            ours = torch.sigmoid(backend.decode(predictor, prompts, rule, targets=comps).double().amax(0)).numpy()
             ours = np.round(255.0 * ours).astype(np.uint8)
-            theirs = _stock_map(stock, prompts, rule)
+            theirs = _stock_map(stock, prompts, rule, comps=comps)
             diff = np.abs(ours.astype(int) - theirs.astype(int))
             assert diff.max() <= 1, (stem, mode, rule, diff.max())
             assert ((ours > 127) != (theirs > 127)).mean() <= 1e-4, (stem, mode, rule)

@@ -148,3 +148,78 @@ def test_oracle_is_at_least_every_other_choice_per_component(real_images, vit_t_
             n += 1
     assert n >= len(real_images)
     assert max(gains) > 0.05  # on these images the stock rule is not already the best everywhere
+
+
+# ---------------------------------------------------------------- the report: table, figure, definition
+def test_exclusion_patterns_keep_the_ablation_out_of_other_tables():
+    from samis.experiments.definition import match_methods
+
+    available = ["CSEPNet", "SAM-vit_t-box", "SAM-vit_t-point1", "SAM-vit_t-point1-mmoracle", "SAM-vit_t-point3-mmsmallest"]
+    assert match_methods(("*", "!SAM-*-mm*"), available) == ["CSEPNet", "SAM-vit_t-box", "SAM-vit_t-point1"]
+    assert match_methods(("!SAM-*",), available) == ["CSEPNet"]  # exclusions only: from every method
+
+
+@pytest.fixture(scope="module")
+def mask_choice_report(tmp_path_factory):
+    import dataclasses
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from report_study import default_shaped_study
+
+    from samis.experiments.render import render_figures, render_tables
+
+    d = default_shaped_study(tmp_path_factory.mktemp("mask-choice"))
+    d = dataclasses.replace(d, tables=tuple(t for t in d.tables if t.kind in ("mask_choice", "main")),
+                            figures=tuple(f for f in d.figures if f.kind == "mask_choice"))
+    lines = []
+    render_tables(d, echo=lines.append)
+    render_figures(d, echo=lines.append)
+    return d, lines
+
+
+def test_mask_choice_table_rows_columns_and_dagger(mask_choice_report):
+    import pandas as pd
+
+    d, lines = mask_choice_report
+    tables = d.output / "tables"
+    md = (tables / "mask-choice.md").read_text()
+    rows = [line.split(" | ")[0].lstrip("| ") for line in md.splitlines() if line.startswith("| SAM")]
+    choices = ["SAM (1 point)", "SAM (1 point, one-mask)", "SAM (1 point, smallest)", "SAM (1 point, largest)",
+               "SAM (1 point, oracle)†", "SAM (3 points)", "SAM (3 points, smallest)"]
+    assert rows == choices * 2, lines  # SD-900 test, then MT defective
+    assert "| Method | In IoU↑ | In Dice↑ | Pa IoU↑" in md and "All IoU↑ | All Dice↑ |" in md and "Blowhole IoU↑" in md
+    oracle = next(line for line in md.splitlines() if line.startswith("| SAM (1 point, oracle)"))
+    assert "**" not in oracle and "<u>" not in oracle  # never ranked
+    assert "highest IoU with that defect's ground truth" in md
+    tex = (tables / "mask-choice.tex").read_text()
+    assert tex.count(r"\begin{table}[") == 2 and r"\begin{table*}" not in tex  # one column float per dataset
+    csv = pd.read_csv(tables / "mask-choice.csv")
+    assert set(csv["category"]) >= {"In", "Pa", "Sc", "All", "Blowhole"} and {"IoU", "Dice"} <= set(csv.columns)
+    main = (tables / "main-sod.md").read_text()
+    assert "SAM (1 point)" in main and "one-mask" not in main and "1 point, oracle" not in main
+
+
+def test_mask_choice_figure_one_file_with_a_panel_per_dataset(mask_choice_report):
+    from PIL import Image
+
+    d, lines = mask_choice_report
+    png = d.output / "figures" / "mask-choice.png"
+    assert png.is_file() and png.with_suffix(".pdf").is_file(), lines
+    w, h = Image.open(png).size
+    assert 7.0 * 300 <= w <= 7.2 * 300 and h > 0.5 * w  # page width, two stacked panels
+
+
+def test_mask_choice_figure_metric_is_checked(tmp_path):
+    from pathlib import Path
+
+    from samis.experiments import load_definition
+
+    base = (Path(__file__).resolve().parents[1] / "experiments" / "default.yaml").read_text()
+    bad = base.replace("{kind: mask_choice, name: mask-choice, protocol: sod, metric: IoU,",
+                       "{kind: mask_choice, name: mask-choice, protocol: sod, metric: IOU,")
+    assert bad != base
+    (tmp_path / "bad.yaml").write_text(bad)
+    with pytest.raises(ConfigError, match=r"figures\[\d\]\.metric"):
+        load_definition(tmp_path / "bad.yaml", check_paths=False)

@@ -35,13 +35,13 @@ from samis.sorting import natural_key
 PROTOCOL_METRICS = {name: p.columns for name, p in PROTOCOLS.items()}
 CURVE_PROTOCOLS = tuple(name for name, p in PROTOCOLS.items() if p.curves)  # the protocols a curves figure reads
 TABLE_KINDS = ("main", "categories", "sam_modes", "significance", "clicks", "annotation-cost",
-               "automatic")  # automatic: samis.report.automatic
+               "automatic", "mask_choice")  # automatic: samis.report.automatic
 # tables and figures read from the CSVs the clicks and annotate modes write beside their maps, not from
 # the evaluator's files: no protocol (samis.report.clicks)
 RECORD_KINDS = ("clicks", "annotation-cost")
 PLACEMENTS = ("auto", "column", "page")  # LaTeX float: the narrowest that fits, table, table*
 LAYOUTS = ("auto", "wide", "stacked")  # datasets as column groups or as blocks of rows (samis.report.table_markup)
-FIGURE_KINDS = ("qualitative", "curves", "category_bars", "clicks", "automatic_sweep")
+FIGURE_KINDS = ("qualitative", "curves", "category_bars", "clicks", "automatic_sweep", "mask_choice")
 TABLE_FORMATS = ("md", "latex", "csv")
 # the panels of a curves figure: precision-recall, F-measure and E-measure against threshold
 # (samis.report.curves.PANELS; not imported here, it loads pandas)
@@ -158,10 +158,16 @@ class FigureSpec:
     protocol: str
     units: tuple[str, ...]
     methods: tuple[str, ...] | None = None
-    metric: str | None = None  # category_bars
+    metric: str | None = None  # category_bars, mask_choice (default IoU)
     curves: tuple[str, ...] = DEFAULT_CURVE_PANELS  # curves
     examples: ExampleRule | None = None  # qualitative
     outline: bool = False  # qualitative: outline the ground truth on every map (thin defects stay visible)
+
+    def outputs(self) -> list[tuple[str, str | None]]:
+        """(file stem, unit) of each figure drawn: one per unit, or one over every unit (None) for mask_choice."""
+        if self.kind == "mask_choice":
+            return [(self.name, None)]
+        return [(f"{self.name}-{ref.replace('/', '-')}", ref) for ref in self.units]
 
 
 @dataclass(frozen=True)
@@ -226,11 +232,18 @@ def _references(c: Checker, value: Any) -> tuple:
 
 
 def match_methods(patterns: tuple[str, ...] | None, available: list[str]) -> list[str]:
-    """The available methods a table or figure asks for, in the order of its patterns (globs allowed)."""
+    """The available methods a table or figure asks for, in the order of its patterns (globs allowed).
+
+    A pattern ``!glob`` drops the methods chosen so far that match it (``["*", "!SAM-*-mm*"]``: every
+    method but the mask-choice ablation); a list of exclusions only starts from every method.
+    """
     if patterns is None:
         return list(available)
-    out: list[str] = []
+    out: list[str] = [] if any(not p.startswith("!") for p in patterns) else list(available)
     for pattern in patterns:
+        if pattern.startswith("!"):
+            out = [name for name in out if not fnmatch.fnmatchcase(name, pattern[1:])]
+            continue
         for name in available:
             if fnmatch.fnmatchcase(name, pattern) and name not in out:
                 out.append(name)
@@ -535,15 +548,17 @@ def _figures(c: Checker, value: Any, datasets) -> tuple[FigureSpec, ...]:
             protocol = _protocol(c, item, path, _all_protocols(datasets))
         units = _units(c, item.get("units"), path + ("units",), datasets, protocol)
         methods = c.strings(item["methods"], path + ("methods",)) if "methods" in item else None
-        for key, allowed_kind in (("metric", "category_bars"), ("curves", "curves"), ("examples", "qualitative"),
-                                  ("outline", "qualitative")):
-            if key in item and kind != allowed_kind:
-                raise c.fail(path + (key,), f"{key!r} applies to {allowed_kind} figures, not {kind}")
+        for key, allowed_kinds in (("metric", ("category_bars", "mask_choice")), ("curves", ("curves",)),
+                                   ("examples", ("qualitative",)), ("outline", ("qualitative",))):
+            if key in item and kind not in allowed_kinds:
+                raise c.fail(path + (key,), f"{key!r} applies to {' and '.join(allowed_kinds)} figures, not {kind}")
         metric = None
-        if kind == "category_bars":
-            if "metric" not in item:
-                raise c.fail(path + ("metric",), f"missing key 'metric' (one of {', '.join(PROTOCOL_METRICS[protocol])})")
+        if kind == "category_bars" and "metric" not in item:
+            raise c.fail(path + ("metric",), f"missing key 'metric' (one of {', '.join(PROTOCOL_METRICS[protocol])})")
+        if "metric" in item:
             metric = c.string(item["metric"], path + ("metric",), PROTOCOL_METRICS[protocol])
+        elif kind == "mask_choice":
+            metric = "IoU"
         curves = c.strings(item["curves"], path + ("curves",), CURVE_PANELS) if "curves" in item else DEFAULT_CURVE_PANELS
         examples = _examples(c, item.get("examples"), path + ("examples",), protocol) if kind == "qualitative" else None
         default_name = f"{kind}-{protocol}" if protocol else kind

@@ -101,8 +101,8 @@ def write_readme(definition: Definition) -> Path:
             lines += [md.read_text().rstrip(), ""]
     lines += ["## Figures", ""]
     for f in d.figures:
-        for ref in f.units:
-            stem = layout.figures / f"{f.name}-{ref.replace('/', '-')}"
+        for name, _ in f.outputs():
+            stem = layout.figures / name
             pngs = sorted(layout.figures.glob(stem.name + "*.png")) if layout.figures.is_dir() else []
             if not pngs:
                 lines.append(f"- {stem.name} ({f.kind}): not drawn yet")

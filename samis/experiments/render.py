@@ -22,6 +22,12 @@ from samis.imageio import atomic_write_bytes
 from samis.report.names import display_name
 
 TIME_COLUMN = "time_per_image_s"
+# tables drawn from per-image results, one per dataset, categories as column groups
+BY_CATEGORY = ("categories", "mask_choice")
+# the rows of a mask-choice table or figure without methods: one point under every multimask rule, then three
+MASK_CHOICE_METHODS = ("SAM-*-point1", "SAM-*-point1-mmsingle", "SAM-*-point1-mmsmallest", "SAM-*-point1-mmlargest",
+                       "SAM-*-point1-mm[0-9]", "SAM-*-point1-mmoracle", "SAM-*-point3", "SAM-*-point3-mmsmallest",
+                       "SAM-*-point3-mm*")
 
 
 # --- staleness ----------------------------------------------------------------------------------
@@ -90,7 +96,8 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
     from samis.report.categories import per_category
     from samis.report.inputs import read_per_image, read_results
 
-    kind = "per_image" if spec.kind in ("categories", "significance") else "summary"
+    by_category = spec.kind in BY_CATEGORY
+    kind = "per_image" if by_category or spec.kind == "significance" else "summary"
     frames, inputs, missing = [], [], []
     image_curves = {}  # (method, dataset, split) -> per-image curves: a category's maxF/maxE come from them
     for ref in spec.units:
@@ -108,14 +115,14 @@ def _table_frame(layout: Layout, definition: Definition, spec: TableSpec) -> tup
                                                          index=frame.index, dtype=object), errors="coerce")
             inputs += sorted(layout.timing_dir(label).glob("*.json")) if layout.timing_dir(label).is_dir() else []
         frame = _relabel(frame, definition, ref)
-        if spec.kind == "categories" and not frame.empty:
+        if by_category and not frame.empty:
             image_curves.update(_unit_image_curves(layout, definition, ref, spec.protocol, frame))
         frames.append(frame)
     frames = [f for f in frames if not f.empty]
     if not frames:
         return None, inputs, missing
     frame = pd.concat(frames, ignore_index=True, sort=False)
-    if spec.kind == "categories":
+    if by_category:
         frame = per_category(frame, image_curves=image_curves)  # every metric: the CSV keeps the wide form
     return frame, inputs, missing
 
@@ -151,8 +158,11 @@ def _per_image_units(layout: Layout, definition: Definition, spec: TableSpec):
     return out, inputs
 
 
-def _method_patterns(spec: TableSpec):
-    return spec.methods if spec.methods is not None else (("SAM-*",) if spec.kind == "sam_modes" else None)
+def _method_patterns(spec):
+    """A table's or figure's ``methods:``; unset: every method, the SAM rows (sam_modes) or the mask choices."""
+    if spec.methods is not None:
+        return spec.methods
+    return {"sam_modes": ("SAM-*",), "mask_choice": MASK_CHOICE_METHODS}.get(spec.kind)
 
 
 def _statistics(units, every, metrics, spec: TableSpec, seed: int):
@@ -264,8 +274,8 @@ def render_tables(definition: Definition, echo=print) -> list[Path]:
         if frame is None:
             echo(f"tables: {spec.name}: nothing to tabulate, skipped")
             continue
-        units, stat_inputs = (_per_image_units(layout, definition, spec) if spec.kind not in ("categories", "automatic")
-                              else ([], []))
+        units, stat_inputs = (_per_image_units(layout, definition, spec)
+                              if spec.kind not in BY_CATEGORY + ("automatic",) else ([], []))
         outputs = [layout.tables / f"{spec.name}{TABLE_SUFFIX[f]}" for f in spec.formats]
         stamp, state = _stamp_path(layout.tables, spec.name), _state(spec, inputs + stat_inputs)
         state["display_names"] = definition.display_names
@@ -306,7 +316,7 @@ def _table_texts(definition: Definition, spec: TableSpec, frame: pd.DataFrame, u
                 latex_env=_ENV[spec.placement], layout=spec.layout)
     label = spec.label or f"tab:{spec.name}"
     out = {"csv": render(frame, fmt="csv", **dict(opts, metrics=None))}
-    if spec.kind != "categories":
+    if spec.kind not in BY_CATEGORY:
         caption = _caption(definition, spec)
         out["md"] = render(frame, fmt="md", caption=caption, **opts)
         out["latex"] = render(frame, fmt="latex", caption=caption, label=label, **opts)
@@ -317,8 +327,10 @@ def _table_texts(definition: Definition, spec: TableSpec, frame: pd.DataFrame, u
     for i, ((ds, sp), part) in enumerate(parts):
         from samis.report.style import dataset_label
 
+        what = {"categories": "Results per defect category",
+                "mask_choice": "Which of SAM's masks a point prompt keeps, per defect category,"}[spec.kind]
         caption = (f"{spec.caption.rstrip('.')}: {dataset_label(ds, sp)}." if spec.caption
-                   else f"Results per defect category on {dataset_label(ds, sp)} ({spec.protocol} protocol).")
+                   else f"{what} on {dataset_label(ds, sp)} ({spec.protocol} protocol).")
         md.append(render(part, fmt="md", caption=caption, **opts))
         tex.append(render(part, fmt="latex", caption=caption, label=label if len(parts) == 1 else f"{label}-{i + 1}", **opts))
     return {"csv": out["csv"], "md": "\n".join(md), "latex": "\n".join(tex)}
@@ -431,6 +443,35 @@ def _sweep_figure(layout: Layout, definition: Definition, spec, echo) -> list[Pa
     return [Path(p) for p in outputs]
 
 
+def _mask_choice_figure(layout: Layout, definition: Definition, spec: FigureSpec, stem: Path) -> list[Path]:
+    """One figure for every unit of the spec: a panel per dataset, bars by mask choice and category."""
+    from samis.report import figures
+    from samis.report.inputs import read_per_image
+
+    frames = [_relabel(read_per_image(files), definition, ref) for ref in spec.units
+              if (files := _unit_files(layout, definition, ref, spec.protocol, "per_image"))]
+    frame = pd.concat(frames, ignore_index=True, sort=False)
+    methods = match_methods(_method_patterns(spec), list(dict.fromkeys(frame["method"])))
+    if not methods:
+        raise DataError("no mask-choice method has results (point modes under several multimask rules)")
+    palette = experiment_palette(layout)
+    names = {m: display_name(m, definition.display_names) for m in methods}
+    return figures.mask_choice_bars(frame[frame["method"].isin(methods)], spec.metric or "IoU", stem, methods=methods,
+                                    seed=definition.seed, colors={m: st["color"] for m, st in palette.items()}, names=names)
+
+
+def _figure_jobs(layout: Layout, definition: Definition, spec: FigureSpec):
+    """(output name, input files, unit or None for a figure over every unit) of one figure spec."""
+    for name, ref in spec.outputs():
+        kind = "curves" if spec.kind == "curves" else "per_image"
+        inputs = [p for r in ([ref] if ref else spec.units) for p in _unit_files(layout, definition, r, spec.protocol, kind)]
+        if inputs and spec.kind == "qualitative":  # the maps themselves are drawn: their folders count too
+            label, split = ref.split("/", 1)
+            inputs += [sidecar(layout.results_base(label, split, s)) for s in ("baselines", "sam")]
+            inputs = [p for p in inputs if p.is_file()]
+        yield name, inputs, ref
+
+
 def render_figures(definition: Definition, echo=print) -> list[Path]:
     layout = Layout(definition)
     written = []
@@ -443,17 +484,10 @@ def render_figures(definition: Definition, echo=print) -> list[Path]:
         if spec.kind == "automatic_sweep":
             written += _sweep_figure(layout, definition, spec, echo)
             continue
-        for ref in spec.units:
-            kind = "curves" if spec.kind == "curves" else "per_image"
-            inputs = _unit_files(layout, definition, ref, spec.protocol, kind)
-            name = f"{spec.name}-{ref.replace('/', '-')}"
+        for name, inputs, ref in _figure_jobs(layout, definition, spec):
             if not inputs:
-                echo(f"figures: {name}: no results yet for {ref}, skipped")
+                echo(f"figures: {name}: no results yet for {ref or ', '.join(spec.units)}, skipped")
                 continue
-            if spec.kind == "qualitative":  # the maps themselves are drawn: their folders count too
-                label, split = ref.split("/", 1)
-                inputs += [sidecar(layout.results_base(label, split, s)) for s in ("baselines", "sam")]
-                inputs = [p for p in inputs if p.is_file()]
             stamp, state = _stamp_path(layout.figures, name), _state(spec, inputs)
             state["look"] = {"names": definition.display_names, "palette": list(experiment_palette(layout))}
             if _fresh(stamp, state):
@@ -462,7 +496,10 @@ def render_figures(definition: Definition, echo=print) -> list[Path]:
                 continue
             layout.figures.mkdir(parents=True, exist_ok=True)
             try:
-                outputs = _figure(layout, definition, index, spec, ref, layout.figures / name)
+                if ref is None:
+                    outputs = _mask_choice_figure(layout, definition, spec, layout.figures / name)
+                else:
+                    outputs = _figure(layout, definition, index, spec, ref, layout.figures / name)
             except DataError as exc:
                 echo(f"figures: {name}: not drawn ({exc})")
                 continue

@@ -267,6 +267,59 @@ def qualitative_grid(rows, columns, out_stem, column_titles: dict | None = None,
 
 # --------------------------------------------------------------------------- per-category bars
 
+def _category_stats(df: pd.DataFrame, metric: str, methods, cats, overall: bool, ci: str, level: float, seed: int):
+    """(groups, {(group, method): (mean, low, high)}, {group: images}) of one dataset's per-image rows."""
+    groups = cats + ([OVERALL] if overall and len(cats) > 1 else [])
+    stats, counts = {}, {}
+    for g in groups:
+        part = df if g == OVERALL else df[df["category"] == g]
+        part = part[part["category"].isin(cats)]
+        counts[g] = int(part.groupby("method").size().max()) if not part.empty else 0
+        for m in methods:
+            vals = part.loc[part["method"] == m, metric].astype(float).to_numpy()
+            stats[(g, m)] = mean_ci(vals, level=level, method=ci, seed=seed)
+    return groups, stats, counts
+
+
+def _draw_bars(ax, groups, methods, stats, counts, colors, names, ci: str, hatches=None) -> list[float]:
+    """Grouped bars on ``ax``: one group per category (x), one bar per method, CI error bars; the
+    upper CI ends (for the y range). An ``All`` group is set apart by a dotted line."""
+    from matplotlib import patheffects
+
+    bw = 0.8 / len(methods)
+    x = np.arange(len(groups))
+    highs = []
+    for i, m in enumerate(methods):
+        means = np.array([stats[(g, m)][0] for g in groups])
+        lo = np.array([stats[(g, m)][1] for g in groups])
+        hi = np.array([stats[(g, m)][2] for g in groups])
+        highs += [v for v in hi if np.isfinite(v)]
+        err = np.vstack([means - lo, hi - means])
+        ax.bar(x - 0.4 + bw * (i + 0.5), np.nan_to_num(means), bw * 0.92, color=colors[m], label=(names or {}).get(m, m),
+               edgecolor="white", linewidth=0.3, zorder=2, hatch=(hatches or {}).get(m))
+        if ci != "none":
+            eb = ax.errorbar(x - 0.4 + bw * (i + 0.5), means, yerr=np.nan_to_num(err), fmt="none", ecolor="#222222",
+                             elinewidth=0.6, capsize=1.2, capthick=0.6, zorder=3)
+            for artist in eb.lines[1] + eb.lines[2]:  # a white halo keeps the bar visible on dark fills
+                artist.set_path_effects([patheffects.withStroke(linewidth=1.8, foreground="white")])
+    ax.set_xticks(x, [f"{g}\n(n={counts[g]})" for g in groups])
+    if groups[-1] == OVERALL:
+        ax.axvline(len(groups) - 1.5, color="#999999", linewidth=0.5, linestyle=(0, (2, 2)))
+    ax.grid(True, axis="y", zorder=0)
+    ax.set_axisbelow(True)
+    return highs
+
+
+def _y_range(ax, metric: str, highs) -> None:
+    direction = "↓ lower is better" if lower_is_better(metric) else "↑ higher is better"
+    ax.set_ylabel(f"{metric} ({direction})")
+    top = max(highs) if highs else 1.0
+    ax.set_ylim(0, min(1.0, top * 1.08) if top <= 1.0 else top * 1.08)
+
+
+_CI_TEXT = {"bootstrap": "{:.0%} bootstrap CI", "t": "{:.0%} t CI", "none": "no CI"}
+
+
 def category_bars(per_image_df, metric: str, out_stem, methods=None, categories=None, ci: str = "bootstrap",
                   level: float = 0.95, seed: int = 0, overall: bool = True, dataset=None, split=None,
                   title: str | None = None, colors: dict | None = None, names: dict | None = None) -> list[Path]:
@@ -289,54 +342,20 @@ def category_bars(per_image_df, metric: str, out_stem, methods=None, categories=
     cats = list(categories) if categories else [c for c in dict.fromkeys(df["category"]) if c != ""]
     if not cats:
         raise DataError("category_bars: the per-image rows have no categories")
-    groups = cats + ([OVERALL] if overall and len(cats) > 1 else [])
-    stats = {}
-    counts = {}
-    for g in groups:
-        part = df if g == OVERALL else df[df["category"] == g]
-        part = part[part["category"].isin(cats)]
-        counts[g] = int(part.groupby("method").size().max()) if not part.empty else 0
-        for m in methods:
-            vals = part.loc[part["method"] == m, metric].astype(float).to_numpy()
-            stats[(g, m)] = mean_ci(vals, level=level, method=ci, seed=seed)
+    groups, stats, counts = _category_stats(df, metric, methods, cats, overall, ci, level, seed)
 
     colors = {**bar_colors(methods), **(colors or {})}
     plt = pyplot()
-    from matplotlib import patheffects
-
     n_bars = len(groups) * len(methods)
     width_in = COLUMN_WIDTH_IN if n_bars <= 14 else PAGE_WIDTH_IN
     ncol = legend_columns(methods, width_in)
     legend_rows = -(-len(methods) // ncol)
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(width_in, 2.4 + 0.16 * legend_rows), layout="constrained")
-        bw = 0.8 / len(methods)
-        x = np.arange(len(groups))
-        highs = []
-        for i, m in enumerate(methods):
-            means = np.array([stats[(g, m)][0] for g in groups])
-            lo = np.array([stats[(g, m)][1] for g in groups])
-            hi = np.array([stats[(g, m)][2] for g in groups])
-            highs += [v for v in hi if np.isfinite(v)]
-            err = np.vstack([means - lo, hi - means])
-            ax.bar(x - 0.4 + bw * (i + 0.5), np.nan_to_num(means), bw * 0.92, color=colors[m], label=(names or {}).get(m, m),
-                   edgecolor="white", linewidth=0.3, zorder=2)
-            if ci != "none":
-                eb = ax.errorbar(x - 0.4 + bw * (i + 0.5), means, yerr=np.nan_to_num(err), fmt="none", ecolor="#222222",
-                                 elinewidth=0.6, capsize=1.2, capthick=0.6, zorder=3)
-                for artist in eb.lines[1] + eb.lines[2]:  # a white halo keeps the bar visible on dark fills
-                    artist.set_path_effects([patheffects.withStroke(linewidth=1.8, foreground="white")])
-        ax.set_xticks(x, [f"{g}\n(n={counts[g]})" for g in groups])
-        if overall and len(cats) > 1:
-            ax.axvline(len(cats) - 0.5, color="#999999", linewidth=0.5, linestyle=(0, (2, 2)))
-        direction = "↓ lower is better" if lower_is_better(metric) else "↑ higher is better"
-        ax.set_ylabel(f"{metric} ({direction})")
-        top = max(highs) if highs else 1.0
-        ax.set_ylim(0, min(1.0, top * 1.08) if top <= 1.0 else top * 1.08)
-        ax.grid(True, axis="y", zorder=0)
-        ax.set_axisbelow(True)
-        ci_text = {"bootstrap": f"{level:.0%} bootstrap CI", "t": f"{level:.0%} t CI", "none": "no CI"}[ci]
+        highs = _draw_bars(ax, groups, methods, stats, counts, colors, names, ci)
+        _y_range(ax, metric, highs)
         sets = df[["dataset", "split"]].drop_duplicates().iloc[0]
+        ci_text = _CI_TEXT[ci].format(level)
         ax.set_title(title or f"{dataset_label(sets['dataset'], sets['split'])}: mean {metric} per category ({ci_text})")
         handles, labels = ax.get_legend_handles_labels()
         fit_legend(fig, handles, labels, width_in, handlelength=1.2, columnspacing=1.0)
@@ -345,4 +364,55 @@ def category_bars(per_image_df, metric: str, out_stem, methods=None, categories=
     return paths
 
 
-__all__ = ["Example", "choose_examples", "examples_from_samples", "find_map", "qualitative_grid", "category_bars"]
+def mask_choice_bars(per_image_df, metric: str, out_stem, methods=None, ci: str = "bootstrap", level: float = 0.95,
+                     seed: int = 0, colors: dict | None = None, names: dict | None = None) -> list[Path]:
+    """Which of SAM's masks a prompt keeps, side by side: one panel per dataset (and split), mean
+    ``metric`` per category and ``All`` (x), one bar per method (a ``multimask`` rule, a point count).
+
+    ``colors``: method -> fill (the experiment's palette, so a method looks as in every figure); a bar
+    whose colour an earlier bar of the figure already has is hatched. Methods that read the ground truth
+    (``oracle``) are marked † in the legend, as tables mark them.
+    """
+    from samis.report.style import is_unranked
+
+    if ci not in CI_METHODS:
+        raise ConfigError(f"ci={ci!r}: use one of {', '.join(CI_METHODS)}")
+    df = read_per_image(per_image_df)
+    if metric not in df.columns:
+        raise DataError(f"mask_choice_bars: the per-image rows have no {metric!r} column")
+    present = list(dict.fromkeys(df["method"]))
+    methods = [m for m in (methods or present) if m in present]
+    if not methods:
+        raise DataError("mask_choice_bars: none of the methods has per-image rows")
+    colors = {**bar_colors(methods), **(colors or {})}
+    seen, hatches = set(), {}
+    for m in methods:
+        hatches[m] = "////" if colors[m] in seen else None
+        seen.add(colors[m])
+    labels = {m: (names or {}).get(m, m) + ("†" if is_unranked(m) else "") for m in methods}
+    sets = list(dict.fromkeys(df[["dataset", "split"]].itertuples(index=False, name=None)))
+    plt = pyplot()
+    legend_rows = -(-len(methods) // legend_columns(labels.values(), PAGE_WIDTH_IN))
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(len(sets), 1, figsize=(PAGE_WIDTH_IN, 2.1 * len(sets) + 0.3 + 0.16 * legend_rows),
+                                 layout="constrained", squeeze=False)
+        for ax, (dataset, split) in zip(axes[:, 0], sets):
+            part = df[(df["dataset"] == dataset) & (df["split"] == split)]
+            cats = [c for c in dict.fromkeys(part["category"]) if c != ""] or [""]
+            shown = [m for m in methods if m in set(part["method"])]
+            groups, stats, counts = _category_stats(part, metric, shown, cats, True, ci, level, seed)
+            highs = _draw_bars(ax, groups, shown, stats, counts, colors, labels, ci, hatches)
+            _y_range(ax, metric, highs)
+            ax.set_title(f"{dataset_label(dataset, split)}: mean {metric} per category ({_CI_TEXT[ci].format(level)})")
+        handles = {}
+        for ax in axes[:, 0]:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+        fit_legend(fig, list(handles.values()), list(handles), PAGE_WIDTH_IN, handlelength=1.6, columnspacing=1.0)
+        paths = save_figure(fig, out_stem)
+        plt.close(fig)
+    return paths
+
+
+__all__ = ["Example", "choose_examples", "examples_from_samples", "find_map", "qualitative_grid", "category_bars",
+           "mask_choice_bars"]

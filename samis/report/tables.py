@@ -267,10 +267,14 @@ def _notes(methods, unranked_flags, groups, metrics, ranked_metric):
             notes.append("† Not ranked: best match reads the ground truth: for each defect (ground-truth component) "
                          "it keeps the generated mask with the highest IoU with it, i.e. what a perfect selector picking "
                          "one mask per defect would give; not a zero-shot result.")
-        elif any(re.search("oracle", m, re.I) for m in flagged):
-            notes.append("† Not ranked: an oracle reads the ground truth to pick its output, so it is not a zero-shot result "
-                         "(nor an upper bound).")
-        else:
+        if any(re.search("oracle", m, re.I) for m in flagged):
+            note = ("† Not ranked: an oracle reads the ground truth to pick its output, so it is not a zero-shot result "
+                    "(nor an upper bound).")
+            if any(re.search("mmoracle", m, re.I) for m in flagged):
+                note += (" The mask-choice oracle keeps, per defect, whichever of SAM's four masks (the one-mask output "
+                         "and the three multimask outputs) has the highest IoU with that defect's ground truth.")
+            notes.append(note)
+        if not any(re.search("best[ _]match|oracle", m, re.I) for m in flagged):
             notes.append("† Not ranked against the other methods.")
     shown = {c.metric for g in groups for c in g.columns}
     unranked_cols = [m for m in metrics if not ranked_metric[m] and m in shown]
