@@ -19,7 +19,7 @@ from samis.experiments import load_definition
 from samis.experiments.layout import Layout
 
 REPO = Path(__file__).resolve().parents[1]
-CATEGORIES = {"sd900": ["In", "Pa", "Sc"], "mt": ["Blowhole", "Break", "Crack", "Fray", "Uneven"]}
+CATEGORIES = {"sd900": ["In", "Pa", "Sc"], "mt": ["Blowhole", "Break", "Crack", "Fray", "Uneven"], "bsdata": ["Pitting"]}
 STEEL = ("WF", "SM", "OR", "PFOM", "MAE")
 SOD_SCALAR = ("MAE", "Sm", "wF", "adpF", "adpE", "IoU", "Dice")
 

@@ -120,7 +120,7 @@ def test_best_match_is_the_highest_iou_mask_of_each_component(runner, images):
                 expected |= ms.masks[best[k]]
             checked += len(ms.masks)
         assert (best_match_map(ms, gt) == expected * 255).all(), stem
-    assert checked >= 20
+    assert checked >= 5  # the brute force compared masks with components (9 pairs at 4 x 4 points)
 
 
 def test_threshold_options(tmp_path):

@@ -53,9 +53,10 @@ def test_default_definition_loads_on_this_machine(shared_root, monkeypatch):
     assert [m.name for m in d.models] == ["vit_t"]
     assert [(s.label, split) for s, split in d.units()] == [
         ("SD-saliency-900", "test"), ("SD-saliency-900", "full"), ("MT", "defective"), ("BSData", "test"),
-        ("MT-full", "full")]
+        ("MT-full", "full"), ("SD-900-clicks", "test"), ("MT-clicks", "defective")]
     mt_all = d.dataset("MT-full")
-    assert mt_all.protocols == ("anomaly",) and mt_all.modes == ("automatic",)
+    assert mt_all.protocols == ("sod", "anomaly") and mt_all.modes == ("automatic",)
+    assert d.dataset("SD-saliency-900").splits_of(next(m for m in d.modes if m.mode == "automatic")) == ("test",)
     free = [s for s in mt_all.open("full").samples() if s.category == "Free"]
     assert len(mt_all.open("full").samples()) == 200 and len(free) > 100  # defect-free tiles dominate, as in MT
     autos = [m for m in d.modes if m.mode == "automatic"]

@@ -178,7 +178,7 @@ def test_automatic_masks_equal_the_stock_generator(family, images, tmp_path):
                      "stability_score_thresh": 0.0, "generator": "stock"})
     runner = AutomaticRunner(RunModel(get_backend(name), model, digest, cache_dir=tmp_path))
     for stem, image, _ in images:
-        ours = runner.masks(image, cfg)
+        ours = runner.masks(image, cfg, cfg.main_pair)
         stock = Generator(model, points_per_side=8, pred_iou_thresh=0.0, stability_score_thresh=0.0,
                           output_mode="binary_mask").generate(image)
         theirs = sorted((r["segmentation"] for r in stock), key=lambda m: (-int(m.sum()), m.tobytes()))

@@ -92,8 +92,8 @@ def test_anomaly_refuses_maps_made_with_the_ground_truth(mt_maps, datasets_root,
                        ("SAM-union", {"mode": "automatic", "policy": "union"})):
         shutil.copytree(root / "FT", tmp_path / name)
         _manifest(tmp_path / name, mode)
-    with pytest.raises(ConfigError, match=r"protocol anomaly does not score SAM-box \(mode box\), SAM-bm "
-                                          r"\(mode automatic/best_match\): .*ground truth.*--method"):
+    with pytest.raises(ConfigError, match=r"protocol anomaly does not score SAM-bm \(mode automatic/best_match\), SAM-box "
+                                          r"\(mode box\): .*ground truth.*--method"):
         evaluate(ds, tmp_path, "anomaly", jobs=1, progress=False)
     with pytest.raises(SystemExit) as info:
         main(["evaluate", "--dataset", "mt", "--data-root", str(datasets_root), "--limit", str(MT_LIMIT),
