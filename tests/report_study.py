@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 CATEGORIES = {"sd900": ["In", "Pa", "Sc"], "mt": ["Blowhole", "Break", "Crack", "Fray", "Uneven"], "bsdata": ["Pitting"]}
 STEEL = ("WF", "SM", "OR", "PFOM", "MAE")
 SOD_SCALAR = ("MAE", "Sm", "wF", "adpF", "adpE", "IoU", "Dice")
+SCALARS = {"steel": STEEL, "seg": ("IoU_defect_pooled", "mIoU_pooled", "IoU_per_image_mean"),
+           "anomaly": ("pixel_AUROC", "AUPRO_0.3", "pixel_F1max", "image_AUROC")}
 
 
 def default_shaped_study(tmp_path: Path, images: dict | None = None, seed: int = 0):
@@ -66,7 +68,7 @@ def _write_unit(files, dataset, split, stems, methods, protocol, rng):
     for method in methods:
         q = rng.uniform(0.15, 0.9)
         vals = {}
-        for m in (STEEL if protocol == "steel" else SOD_SCALAR):
+        for m in SCALARS.get(protocol, SOD_SCALAR):
             x = np.clip(q + rng.normal(0, 0.15, n), 0, 1)
             vals[m] = 1 - x if m == "MAE" else x
         if protocol == "sod":

@@ -42,18 +42,18 @@ def test_default_report_has_the_automatic_table_and_sweep_figure(tmp_path):
     render_tables(d, echo=lines.append)
     tables = d.output / "tables"
     csv = pd.read_csv(tables / "automatic.csv")
-    assert list(dict.fromkeys(csv["unit"])) == ["SD900-test", "SD900-full", "MT-defective"]
-    assert len(csv[(csv["unit"] == "MT-defective") & (csv["category"] == "All")]) == 6  # 3 x 2 pairs
+    assert list(dict.fromkeys(csv["unit"])) == ["SD900-test", "MT-full"]
+    assert len(csv[(csv["unit"] == "MT-full") & (csv["category"] == "All")]) == 6  # 3 x 2 pairs
     assert csv.groupby(["unit", "category"])["main"].first().all()  # the main pair first in every block
     # the numbers come from the records of the unit's images only
     from samis.runners.automatic_records import read_records
 
-    recs = [r for r in read_records(d.predictions / "MT" / "SAM-vit_t-auto-union-pps8") if r["stem"].startswith("Crack_")]
+    recs = [r for r in read_records(d.predictions / "MT-full" / "SAM-vit_t-auto-union-pps8") if r["stem"].startswith("Crack_")]
     best = [v for r in recs for v in r["pairs"][0]["best_iou"]]
-    row = csv[(csv["unit"] == "MT-defective") & (csv["category"] == "Crack") & csv["main"]].iloc[0]
+    row = csv[(csv["unit"] == "MT-full") & (csv["category"] == "Crack") & csv["main"]].iloc[0]
     assert row["components"] == len(best) and row["mean_best_iou"] == pytest.approx(sum(best) / len(best), abs=1e-5)
     tex = (tables / "automatic.tex").read_text()
-    assert tex.count(r"\end{table}") == 3 and "0.88/0.95$^*$" in tex
+    assert tex.count(r"\end{table}") == 2 and "0.88/0.95$^*$" in tex
     out = render_figures(d, echo=lines.append)
     sweep = [p for p in out if p.name.startswith("automatic-sweep")]
     assert {p.suffix for p in sweep} == {".pdf", ".png"}, lines
