@@ -124,3 +124,23 @@ def test_samis_report_cli_writes_the_page(report):
     text = index.read_text()
     assert "Per-image browser" in text and "main-sod" in text and 'src="html/syn/image/' in text
     assert "<script>" in text and text.count("<script") == 1  # one inline script, nothing loaded
+
+
+def test_browser_images_bounds_the_browser_from_worst_to_best(report, tmp_path):
+    """browser_images: N keeps N images per unit, spread over the ranking of the first method, worst and best included."""
+    import dataclasses
+
+    from samis.experiments.layout import Layout
+    from samis.report.html import browser
+
+    d = dataclasses.replace(report, browser_images=3, output=tmp_path / "out")
+    shutil.copytree(report.output / "results", d.output / "results")
+    full = browser(Layout(report), report, "syn/full", echo=lambda m: None)
+    small = browser(Layout(d), d, "syn/full", echo=lambda m: None)
+    assert small.total == full.total == len(full.rows) == 9 and len(small.rows) == 3
+    method, metric = full.methods[0][0], full.metrics[0]
+    per_image = pd.read_csv(report.output / "results" / "syn" / "full" / "baselines.sod.per_image.csv")
+    mine = per_image[per_image["method"] == method].set_index("stem")[metric]
+    shown = mine[sorted({r["stem"] for r in small.rows})]
+    assert shown.min() == mine.min() and shown.max() == mine.max()  # the worst and the best image are kept
+    assert len({r["stem"] for r in full.rows}) == 9

@@ -53,7 +53,7 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _TOP_KEYS = (
     "name", "description", "extends", "seed", "output", "predictions", "datasets", "models", "modes",
     "baselines", "protocols", "tables", "figures", "executor", "display_names", "references",
-    "empty_gt",
+    "empty_gt", "browser_images",
 )
 
 
@@ -193,6 +193,7 @@ class Definition:
     # reference rows scored with the SAM methods of every split (samis.references), never ranked
     references: tuple = field(default_factory=lambda: _default_references())
     empty_gt: str = "apart"  # defect-free images: scored apart, or "include"d in every column (pysodmetrics)
+    browser_images: int | None = None  # index.html's per-image browser: at most this many images per unit (None: all)
 
     def dataset(self, label: str) -> DatasetSpec:
         for spec in self.datasets:
@@ -639,4 +640,5 @@ def load_definition(path: str | os.PathLike, check_paths: bool = True) -> Defini
         executor=executor_from_definition(c, data.get("executor")),
         references=_references(c, data["references"]) if data.get("references") is not None else _default_references(),
         empty_gt=c.string(data["empty_gt"], ("empty_gt",), ("apart", "include")) if "empty_gt" in data else "apart",
+        browser_images=c.integer(data["browser_images"], ("browser_images",), 1) if data.get("browser_images") is not None else None,
     )

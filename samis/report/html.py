@@ -52,6 +52,7 @@ class Browser:
     metrics: list
     categories: list
     rows: list = field(default_factory=list)
+    total: int = 0  # images of the unit; more than the rows when browser_images bounds the browser
 
 
 def _fmt(x, column: str = "") -> Cell:
@@ -128,11 +129,15 @@ def browser(layout: Layout, definition: Definition, ref: str, echo=print) -> Bro
                 folders[m] = index_maps(source.root / m)
     samples = spec.open(split).samples()  # with the entry's options (categories: folders) and subset
     stems = set(per_image["stem"])
+    total = len(stems)
+    if definition.browser_images and total > definition.browser_images and methods and metrics:
+        stems = _spread(values, sorted(stems), methods[0], metrics[0], definition.browser_images)
     out = layout.output
     thumbs = out / "html" / spec.label
     view = Browser(ref, [(m, display_name(m, definition.display_names)) for m in methods], metrics,
                    list(dict.fromkeys(s.category for s in samples if s.stem in stems)))
-    echo(f"html: {ref}: {len(stems)} images x {len(methods)} methods")
+    view.total = total
+    echo(f"html: {ref}: {len(stems)} images x {len(methods)} methods" + (f" ({total} in the unit)" if total > len(stems) else ""))
     for s in samples:
         if s.stem not in stems:
             continue
@@ -150,6 +155,19 @@ def browser(layout: Layout, definition: Definition, ref: str, echo=print) -> Bro
             row["methods"].append({"thumb": thumb, "cells": cells})
         view.rows.append(row)
     return view
+
+
+def _spread(values, stems: list, method: str, metric: str, n: int) -> set:
+    """``n`` stems spread evenly from worst to best by ``metric`` of ``method`` (worst and best included), so a
+    bounded browser still shows the failures, the typical cases and the successes; unscored stems rank last."""
+    import numpy as np
+
+    def score(stem):
+        v = values.at[(stem, method), metric] if (stem, method) in values.index else float("nan")
+        return float("inf") if v != v else (-v if lower_is_better(metric) else v)  # worst first
+
+    ranked = sorted(stems, key=lambda s: (score(s), s))
+    return {ranked[i] for i in np.unique(np.round(np.linspace(0, len(ranked) - 1, n)).astype(int))}
 
 
 def run_facts(layout: Layout, definition: Definition) -> list[tuple[str, str]]:
