@@ -96,6 +96,7 @@ def test_stock_candidates_give_the_stock_masks_exactly(runner, images):
         assert len(ours.masks) == len(ref), pair
         for r, m, iou in zip(ref, ours.masks, ours.iou):
             assert (r["segmentation"] == m).all() and r["predicted_iou"] == iou, pair
+    c.min_iou, c.min_stability = 0.5, 0.8  # candidates filtered at 0.5 / 0.8 cannot serve a lower pair
     with pytest.raises(ValueError, match="cannot give the pair"):
         final_masks(c, 0.4, 0.8, 0.7)
 
