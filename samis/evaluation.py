@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -38,6 +39,25 @@ CHUNK = 8  # images per task: large enough to amortize pickling, small enough to
 
 class MissingMapsWarning(UserWarning):
     """A method's maps do not cover the split; the method is left out of the results."""
+
+
+@contextmanager
+def _opencv_single_threaded():
+    """OpenCV's worker threads stopped while the pool forks, restored afterwards.
+
+    A child forked from a process whose OpenCV thread pool is running inherits the pool's state but not
+    its threads, and hangs in its first OpenCV call (seen in the test suite, after earlier tests had
+    resized images: ``cv2.setNumThreads`` in the worker never returned). With one thread OpenCV has no
+    pool to inherit.
+    """
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def _init_worker() -> None:
@@ -231,8 +251,10 @@ def _run(samples, kept, references, protocols, jobs, progress, where):
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker) as pool:
-        # submit (which forks the workers) before the bar starts its monitor thread: no fork with threads
-        futures = [pool.submit(_score_chunk, task) for task in tasks]
+        # submit (which forks every worker at once) before the bar starts its monitor thread, and with
+        # OpenCV's thread pool emptied: no fork while threads hold locks
+        with _opencv_single_threaded():
+            futures = [pool.submit(_score_chunk, task) for task in tasks]
         try:
             with bar() as progress_bar:
                 for future in futures:

@@ -302,5 +302,11 @@ figures: [{{kind: clicks}}]
     assert row["n"] == 2  # the stem outside the split is left out
     assert row["mIoU@2"] == pytest.approx((.95 + .89) / 2) and row["NoC@85"] == pytest.approx(1.5)
     assert row["NoC@90"] == pytest.approx(2.0) and row["NoF@90"] == 1
+    # the paper layout: per defect, mIoU@2 = (.95 + .89) / 2 printed as a paper prints it, and it compiles
+    from latex_check import assert_fits
+
+    tex = (tmp_path / "out" / "tables" / "clicks.tex").read_text()
+    assert "mIoU@2" in tex and " & All & 2 & .690 & .920 & 1.50 & 2.00 & 1 \\\\" in tex, tex
+    assert_fits([tmp_path / "out" / "tables" / "clicks.tex"], tmp_path / "latex")
     figures = render_figures(d, echo=lambda *a: None)
     assert {p.name for p in figures} == {"clicks.pdf", "clicks.png"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -169,3 +171,33 @@ def test_user_errors_are_one_line(small, tmp_path, capsys):
     (tmp_path / "empty" / "Blank").mkdir(parents=True)
     code, _, err = run_cli(base + ["--predictions", str(tmp_path / "empty")], capsys)
     assert code == 2 and "6 of 6 maps missing" in err and "nothing to score" in err
+
+
+def test_worker_pool_starts_after_opencv_has_run_threads(datasets_root, sd900_baselines):
+    """A caller that has used OpenCV's thread pool (any resize) forks workers that do not hang.
+
+    Before the fix a forked worker hung forever in its first OpenCV call; here that is a timeout.
+    """
+    script = f"""
+import cv2, numpy as np
+cv2.setNumThreads(2)
+a = np.random.default_rng(0).random((3000, 3000), dtype=np.float32)
+for _ in range(3):
+    cv2.GaussianBlur(a, (31, 31), 5)
+    cv2.resize(a, (5000, 5000))
+from samis.datasets import get_dataset
+from samis.evaluation import evaluate
+ds = get_dataset("sd900", root={str(datasets_root)!r}, split="test")
+row = evaluate(ds, {str(sd900_baselines)!r}, "steel", methods=["FT"], jobs=2, progress=False).iloc[0]
+print(int(row["n_images"]), cv2.getNumThreads())
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group: hung workers are killed with it
+    try:
+        out, err = proc.communicate(timeout=90)  # about 5 s when it works
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("evaluate's worker processes hung after the caller had used OpenCV's thread pool")
+    assert proc.returncode == 0, err
+    assert out.split() == ["360", "2"]  # every test image scored; the caller's OpenCV threads restored

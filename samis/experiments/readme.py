@@ -95,7 +95,8 @@ def write_readme(definition: Definition) -> Path:
         md = layout.tables / f"{t.name}.md"
         files = [layout.tables / f"{t.name}{ext}" for ext in (".md", ".tex", ".csv")]
         links = ", ".join(f"[{p.suffix[1:]}]({_rel(p, out)})" for p in files if p.is_file())
-        lines.append(f"### {t.name} ({t.kind}, {t.protocol} protocol): {links or 'not rendered yet'}")
+        what = t.kind + (f", {t.protocol} protocol" if t.protocol else "")  # the click tables have none
+        lines.append(f"### {t.name} ({what}): {links or 'not rendered yet'}")
         lines.append("")
         if md.is_file():
             lines += [md.read_text().rstrip(), ""]

@@ -73,29 +73,109 @@ def _cell(value) -> str:
     return str(value)
 
 
-def table_texts(frame: pd.DataFrame, kind: str, caption: str, label: str, names: dict) -> dict[str, str]:
+def table_texts(frame: pd.DataFrame, kind: str, caption: str, label: str, names: dict,
+                placement: str = "auto") -> dict[str, str]:
+    """Markdown (every level and category, as the CSV), LaTeX (the paper layout) and the CSV."""
     shown = frame[shown_columns(frame, kind)].copy()
     shown["method"] = [display_name(m, names) for m in shown["method"]]
     header = list(shown.columns)
     md = [f"**{caption}**", "", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     md += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.itertuples(index=False)]
-    esc = lambda t: str(t).replace("_", r"\_").replace("%", r"\%").replace("&", r"\&").replace("#", r"\#")  # noqa: E731
-    tex = [r"\begin{table*}[t]", r"\centering", r"\footnotesize", rf"\caption{{{esc(caption)}}}", rf"\label{{{label}}}",
-           r"\begin{tabular}{" + "l" * 5 + "r" * (len(header) - 5) + "}", r"\toprule",
-           " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
-    tex += [" & ".join(esc(_cell(v)) for v in row) + r" \\" for row in shown.itertuples(index=False)]
-    tex += [r"\bottomrule", r"\end{tabular}", r"\end{table*}"]
+    md += ["", MD_NOTES[kind]]
     csv = frame.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    return {"md": "\n".join(md) + "\n", "latex": "\n".join(tex) + "\n", "csv": csv}
+    return {"md": "\n".join(md) + "\n", "latex": paper_latex(frame, kind, caption, label, names, placement),
+            "csv": csv}
 
+
+# The paper layout: per defect only (the image level and every k stay in the CSV and Markdown), numbers
+# as a paper prints them, one block of rows per dataset under its name, the method named once per block.
+PAPER_COLUMNS = {
+    "clicks": None,  # mIoU@k of shown_columns, then NoC and NoF
+    "annotation-cost": [("defects", "defects", "int"), ("images", "images", "int"),
+                        ("clicks/defect", "clicks/defect", "2f"), ("clicks/image", "clicks/image", "1f"),
+                        ("no click", "no click (\\%)", "pct"), ("reached", "reached (\\%)", "pct"),
+                        ("defect IoU before", "IoU before", "3f"), ("defect IoU after", "IoU after", "3f")],
+}
+PAPER_NOTES = {
+    "clicks": ("Per defect (ground-truth component). mIoU@k: mean IoU after k clicks, click 1 being the start "
+               "prompt; NoC: mean clicks to reach 85\\% / 90\\% IoU (the maximum when never); NoF: defects never "
+               "reaching 90\\%. Image-level numbers and every k: the CSV beside this table."),
+    "annotation-cost": ("Corrective clicks after the box per defect and per image; no click: defects accepted "
+                        "as the box gave them; reached: defects reaching the target IoU; IoU per defect before "
+                        "and after the threshold and smoothing. Image-level IoU: the CSV beside this table."),
+}
+
+
+def _paper_cell(value, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "--"
+    if fmt == "int":
+        return str(int(value))
+    if fmt == "pct":
+        return f"{100 * float(value):.0f}"
+    if fmt == "3f":
+        return f"{float(value):.3f}".replace("0.", ".", 1) if 0 <= float(value) < 1 else f"{float(value):.3f}"
+    return f"{float(value):.{fmt[0]}f}"
+
+
+def _paper_columns(frame: pd.DataFrame, kind: str) -> list[tuple[str, str, str]]:
+    if kind == "annotation-cost":
+        return PAPER_COLUMNS[kind]
+    ks = [c for c in shown_columns(frame, kind) if c.startswith("mIoU@")]
+    return ([("n", "defects", "int")] + [(c, c, "3f") for c in ks]
+            + [("NoC@85", "NoC@85", "2f"), ("NoC@90", "NoC@90", "2f"), ("NoF@90", "NoF@90", "int")])
+
+
+def paper_latex(frame: pd.DataFrame, kind: str, caption: str, label: str, names: dict, placement: str = "auto") -> str:
+    """A booktabs float: per dataset a label row, then per method its categories (All first), per defect."""
+    from samis.report.latex_fit import COLUMN_PT, tabular_width
+    from samis.report.table_markup import latex_escape, latex_text
+
+    rows = frame[frame["level"] == "component"] if "level" in frame.columns else frame
+    columns = _paper_columns(frame, kind)
+    methods = list(dict.fromkeys(rows["method"]))
+    with_method = len(methods) > 1 or kind == "clicks"
+    head = (["Method"] if with_method else []) + ["Category"] + [h for _, h, _ in columns]
+    body, texts = [], [[h.replace("\\", "")] for h in head]
+    units = list(dict.fromkeys(zip(rows["dataset"], rows["split"])))
+    for dataset, split in units:
+        title = f"{dataset} ({split})" if with_method else f"{display_name(methods[0], names)}, {dataset} ({split})"
+        body += [r"\midrule", rf"\multicolumn{{{len(head)}}}{{l}}{{\textit{{{latex_escape(title)}}}}} \\"]
+        for m in methods:
+            mine = rows[(rows["dataset"] == dataset) & (rows["split"] == split) & (rows["method"] == m)]
+            mine = mine.assign(_order=[(c != "all", str(c)) for c in mine["category"]]).sort_values("_order", kind="stable")
+            for j, (_, row) in enumerate(mine.iterrows()):
+                category = "All" if row["category"] == "all" else str(row["category"])
+                cells = ([display_name(m, names) if j == 0 else ""] if with_method else []) + [category]
+                cells += [_paper_cell(row.get(col), fmt) for col, _, fmt in columns]
+                for t, c in zip(texts, cells):
+                    t.append(c)
+                body.append(" & ".join(latex_text(c) for c in cells) + r" \\")
+    width = tabular_width(texts)
+    env = {"column": "table", "page": "table*"}.get(placement) or ("table" if width <= COLUMN_PT else "table*")
+    n_text = len(head) - len(columns)
+    out = ["% samis table: needs \\usepackage{booktabs}", rf"\begin{{{env}}}[tbp]", r"\centering",
+           rf"\caption{{{latex_text(caption)}}}", rf"\label{{{label}}}",
+           r"{\footnotesize\setlength{\tabcolsep}{4pt}%",
+           rf"\begin{{tabular}}{{{'l' * n_text}{'r' * len(columns)}}}", r"\toprule",
+           " & ".join(h if "\\" in h else latex_text(h) for h in head) + r" \\", *body,
+           r"\bottomrule", r"\end{tabular}", r"\par}",
+           rf"\smallskip{{\footnotesize {PAPER_NOTES[kind]}\par}}", rf"\end{{{env}}}"]
+    return "\n".join(out) + "\n"
+
+
+MD_NOTES = {
+    "clicks": ("mIoU@k: mean IoU after k clicks (click 1 = the start prompt); NoC@85 / NoC@90: mean clicks to reach "
+               "85% / 90% IoU (max_clicks when never); NoF@90: failures never reaching 90%. Level component: per "
+               "defect; image: the merged masks per image, one click per unfinished defect per round."),
+    "annotation-cost": ("Corrective clicks per defect and per image after the box, share of defects accepted without "
+                        "a click, share reaching the target IoU, IoU before and after the threshold and smoothing."),
+}
 
 CAPTIONS = {
-    "clicks": ("Corrective clicks: mean IoU after k clicks (click 1 = the start prompt), mean clicks to reach 85% / "
-               "90% IoU (NoC, max_clicks when never) and failures never reaching 90% (NoF); level component: per "
-               "defect, image: the merged masks per image, one click per unfinished defect per round."),
-    "annotation-cost": ("Annotation protocol (box, clicks until 90% IoU or max_clicks, threshold, opening then "
-                        "closing): corrective clicks per defect and per image, share of defects accepted without a "
-                        "click, share reaching the target, IoU before and after the smoothing."),
+    "clicks": "Corrective clicks: mean IoU after k clicks, clicks to reach 85% / 90% IoU (NoC) and failures (NoF).",
+    "annotation-cost": ("Annotation cost of the protocol: box, clicks until 90% IoU (at most max_clicks), threshold, "
+                        "opening then closing."),
 }
 
 
@@ -116,7 +196,7 @@ def render_record_table(layout: Layout, definition: Definition, spec: TableSpec,
         return outputs
     frame = summary_frame(definition, found, spec.kind)
     texts = table_texts(frame, spec.kind, spec.caption or CAPTIONS[spec.kind], spec.label or f"tab:{spec.name}",
-                        definition.display_names)
+                        definition.display_names, spec.placement)
     for fmt, path in zip(spec.formats, outputs):
         atomic_write_bytes(path, texts[fmt].encode())
     _stamp(stamp, state, outputs)

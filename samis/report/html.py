@@ -93,7 +93,8 @@ def table_view(layout: Layout, spec, names: dict) -> TableView | None:
         rows.append(row)
     links = [p.name for p in (layout.tables / f"{spec.name}{s}" for s in (".md", ".tex", ".csv")) if p.is_file()]
     numeric = [any(r[i].value is not None for r in rows) for i in range(len(cols))]
-    return TableView(spec.name, f"{spec.kind.replace('_', ' ')}, {spec.protocol} protocol", cols,
+    what = spec.kind.replace('_', ' ') + (f", {spec.protocol} protocol" if spec.protocol else "")  # click tables have none
+    return TableView(spec.name, what, cols,
                      [lower_is_better(c) for c in cols], rows, links, numeric)
 
 
