@@ -144,3 +144,20 @@ def test_browser_images_bounds_the_browser_from_worst_to_best(report, tmp_path):
     shown = mine[sorted({r["stem"] for r in small.rows})]
     assert shown.min() == mine.min() and shown.max() == mine.max()  # the worst and the best image are kept
     assert len({r["stem"] for r in full.rows}) == 9
+
+
+def test_thumbnails_the_page_no_longer_shows_are_removed(report, tmp_path):
+    """A report rewritten with a smaller browser keeps only the thumbnails its page links to."""
+    import dataclasses
+    import re
+
+    from samis.report.html import write_html
+
+    d = dataclasses.replace(report, output=tmp_path / "out")
+    shutil.copytree(report.output / "results", d.output / "results")
+    write_html(d, echo=lambda m: None)
+    assert len(list((d.output / "html").rglob("image/*.jpg"))) == 9
+    write_html(dataclasses.replace(d, browser_images=3), echo=lambda m: None)
+    on_disk = {p.relative_to(d.output).as_posix() for p in (d.output / "html").rglob("*") if p.is_file()}
+    linked = set(re.findall(r'"(html/[^"]+)"', (d.output / "index.html").read_text()))
+    assert on_disk == linked and len([p for p in on_disk if p.endswith(".jpg")]) == 3

@@ -214,5 +214,21 @@ def write_html(definition: Definition, echo=print) -> Path:
         tables=tables, figures=figures, browsers=browsers, lower={m: lower_is_better(m) for b in browsers for m in b.metrics})
     path = out / "index.html"
     atomic_write_bytes(path, html.encode("utf-8"))
+    _prune_thumbnails(out, browsers)
     echo(f"html: {path}")
     return path
+
+
+def _prune_thumbnails(out, browsers: list) -> None:
+    """Delete the thumbnails under ``<output>/html/`` that the page no longer shows (images a smaller or
+    moved ``browser_images`` sample left out, units or methods gone), so the folder holds the page."""
+    shown = {p for b in browsers for row in b.rows
+             for p in (row["image"], row["gt"], *(c["thumb"] for c in row["methods"])) if p}
+    root = out / "html"
+    if not root.is_dir():
+        return
+    for f in sorted(root.rglob("*"), reverse=True):  # files before their folders
+        if f.is_file() and f.relative_to(out).as_posix() not in shown:
+            f.unlink()
+        elif f.is_dir() and not any(f.iterdir()):
+            f.rmdir()
