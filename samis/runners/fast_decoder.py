@@ -6,7 +6,9 @@ The stock ``MaskDecoder`` copies the 64x64x256 image embedding once per prompt
 same weights, but:
 
 * layer 0's image-side projections (token->image keys/values, image->token queries)
-  depend only on the image and are computed once (``prepare_image``);
+  and the positional encoding's projections of every later attention over the image
+  depend only on the image and are computed once (``prepare_image``), so no per-prompt
+  ``keys + pe`` is ever built;
 * attentions whose query side has only a few tokens (token->image, final) fold the
   key/value projections into the tokens ("absorbed" projections): the per-prompt
   cost becomes ``n_tokens x 4096`` instead of ``4096 x 256 x 128``;
@@ -14,7 +16,11 @@ same weights, but:
   its output projection is applied to the token values, not to 4096 positions;
 * mask upscaling (the heaviest per-prompt part left) runs only for the prompts and
   mask tokens the caller asks for, after the IoU head has been evaluated
-  (``decode_tokens`` then ``mask_logits``).
+  (``decode_tokens`` then ``mask_logits``);
+* on the CPU, work is laid out for the caches: one GEMM per prompt against shared
+  image-side tensors instead of batched products that copy them per prompt, residual
+  updates accumulated in place, mask upscaling a few embedding rows at a time
+  (docs/runners.md, automatic mode, has the profile and the measured gain).
 
 The result equals the stock decoder up to float32 rounding (checked to ~1e-4 in
 ``tests/test_fast_amg.py``). Works for segment_anything and mobile_sam models
