@@ -42,7 +42,11 @@ def predictor(vit_t):
     return CountingPredictor(sam, digest, cache_dir=False)
 
 
-def test_decoder_matches_stock_mask_decoder(vit_t, images, predictor):
+@pytest.mark.parametrize("blocked", [True, False], ids=["cpu-blocks", "accelerator-layout"])
+def test_decoder_matches_stock_mask_decoder(vit_t, images, predictor, blocked, monkeypatch):
+    """Both layouts of the fast decoder: prompt by prompt in cache-sized blocks (the CPU's) and the
+    whole batch per op (an accelerator's, forced here on the CPU)."""
+    monkeypatch.setattr(fast_decoder, "_cache_blocked", lambda x: blocked)
     sam, _ = vit_t
     predictor.set_image(images["In_1.bmp"])
     gen = torch.Generator().manual_seed(0)

@@ -6,7 +6,9 @@ The stock ``MaskDecoder`` copies the 64x64x256 image embedding once per prompt
 same weights, but:
 
 * layer 0's image-side projections (token->image keys/values, image->token queries)
-  depend only on the image and are computed once (``prepare_image``);
+  and the positional encoding's projections of every later attention over the image
+  depend only on the image and are computed once (``prepare_image``), so no per-prompt
+  ``keys + pe`` is ever built;
 * attentions whose query side has only a few tokens (token->image, final) fold the
   key/value projections into the tokens ("absorbed" projections): the per-prompt
   cost becomes ``n_tokens x 4096`` instead of ``4096 x 256 x 128``;
@@ -14,7 +16,11 @@ same weights, but:
   its output projection is applied to the token values, not to 4096 positions;
 * mask upscaling (the heaviest per-prompt part left) runs only for the prompts and
   mask tokens the caller asks for, after the IoU head has been evaluated
-  (``decode_tokens`` then ``mask_logits``).
+  (``decode_tokens`` then ``mask_logits``);
+* on the CPU, work is laid out for the caches: one GEMM per prompt against shared
+  image-side tensors instead of batched products that copy them per prompt, residual
+  updates accumulated in place, mask upscaling a few embedding rows at a time
+  (docs/runners.md, automatic mode, has the profile and the measured gain).
 
 The result equals the stock decoder up to float32 rounding (checked to ~1e-4 in
 ``tests/test_fast_amg.py``). Works for segment_anything and mobile_sam models
@@ -42,6 +48,10 @@ class ImageState:
     v0: Tensor  # (N, Ci) layer 0 token->image values
     q0: Tensor  # (N, Ci) layer 0 image->token queries
     hw: tuple  # (h, w) of the embedding grid
+    src_out0: Tensor | None = None  # (N, C) src + layer 0 image->token output bias (its residual)
+    pe_k1: Tensor | None = None  # (N, Ci) layer 1 token->image k_proj(pe)
+    pe_q1: Tensor | None = None  # (N, Ci) layer 1 image->token q_proj(pe)
+    pe_kf: Tensor | None = None  # (N, Ci) final token->image k_proj(pe)
 
 
 def _heads(x: Tensor, n: int) -> Tensor:
@@ -62,7 +72,8 @@ def prepare_image(sam, features: Tensor) -> ImageState:
     _, c, h, w = features.shape
     src = features[0].flatten(1).transpose(0, 1) + dense  # (N, C)
     pe = pe_mod.get_dense_pe()[0].flatten(1).transpose(0, 1).contiguous()
-    layer0 = sam.mask_decoder.transformer.layers[0]
+    tr = sam.mask_decoder.transformer
+    layer0, layer1 = tr.layers[0], tr.layers[1]
     t2i, i2t = layer0.cross_attn_token_to_image, layer0.cross_attn_image_to_token
     src_pe = src + pe
     return ImageState(
@@ -72,6 +83,10 @@ def prepare_image(sam, features: Tensor) -> ImageState:
         v0=t2i.v_proj(src),
         q0=i2t.q_proj(src_pe),
         hw=(h, w),
+        src_out0=src + i2t.out_proj.bias,
+        pe_k1=layer1.cross_attn_token_to_image.k_proj(pe),
+        pe_q1=layer1.cross_attn_image_to_token.q_proj(pe),
+        pe_kf=tr.final_attn_token_to_image.k_proj(pe),
     )
 
 
@@ -80,35 +95,55 @@ def _self_attn(attn, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     return attn(q=q, k=k, v=v)
 
 
+def _cache_blocked(x: Tensor) -> bool:
+    """Whether to work prompt by prompt, block by block (the CPU: working sets stay in cache) rather
+    than one call per op for the whole batch (an accelerator: every call is a kernel launch)."""
+    return x.device.type == "cpu"
+
+
+def _per_image_logits(qh: Tensor, proj: Tensor) -> Tensor:
+    """``qh`` (B x H x T x c) against per-image projected positions ``proj`` (N x H*c): B x H*T x N.
+    One GEMM per prompt against the shared image side (a batched matmul would first copy the
+    image side once per prompt; on an accelerator, one broadcast matmul instead)."""
+    b, n, t, c = qh.shape
+    img = proj.reshape(-1, n, c).permute(1, 2, 0)  # H x c x N, a view
+    if not _cache_blocked(qh):  # one kernel; the copy costs little there
+        return torch.matmul(qh, img.unsqueeze(0)).reshape(b, n * t, -1)
+    out = qh.new_empty(b, n * t, proj.shape[0])
+    for i in range(b):
+        torch.matmul(qh[i], img, out=out[i].view(n, t, -1))
+    return out
+
+
 def _token_to_image_shared(attn, q: Tensor, k_img: Tensor, v_img: Tensor) -> Tensor:
     """Token->image attention against per-image keys/values (layer 0): all prompts'
     tokens are stacked into one GEMM per head; the image side is never copied."""
     n = attn.num_heads
     b, t, _ = q.shape
     c = attn.internal_dim // n
-    qh = attn.q_proj(q).reshape(b * t, n, c).transpose(0, 1)  # H x BT x c
+    qh = (attn.q_proj(q) * (1.0 / math.sqrt(c))).reshape(b * t, n, c).transpose(0, 1)  # H x BT x c
     kh = k_img.reshape(-1, n, c).transpose(0, 1)  # H x N x c
     vh = v_img.reshape(-1, n, c).transpose(0, 1)
-    probs = torch.softmax(torch.bmm(qh, kh.transpose(1, 2)) * (1.0 / math.sqrt(c)), dim=-1)
+    probs = torch.softmax(torch.bmm(qh, kh.transpose(1, 2)), dim=-1)
     out = torch.bmm(probs, vh)  # H x BT x c
     return attn.out_proj(out.transpose(0, 1).reshape(b, t, n * c))
 
 
-def _token_to_image_absorbed(attn, q: Tensor, keys_pe: Tensor, keys: Tensor) -> Tensor:
+def _token_to_image_absorbed(attn, q: Tensor, keys: Tensor, pe_k: Tensor) -> Tensor:
     """Token->image attention against per-prompt keys, with the key/value
     projections folded into the few tokens (no 4096 x C x Ci GEMM).
 
-    logits_h = q_h Wk_h (keys+pe)^T (+ q_h.bk_h, constant over positions: drops out
-    of the softmax); out_h = softmax @ keys @ Wv_h^T + bv_h (rows sum to one).
+    logits_h = q_h Wk_h keys^T + q_h k_proj(pe)_h^T (the positional part is per image:
+    no keys + pe copy per prompt); out_h = softmax @ keys @ Wv_h^T + bv_h (rows sum to one).
     """
     n = attn.num_heads
     b, t, _ = q.shape
     ci = attn.internal_dim
     c = ci // n
-    qh = _heads(attn.q_proj(q), n)  # B x H x T x c
+    qh = _heads(attn.q_proj(q) * (1.0 / math.sqrt(c)), n)  # B x H x T x c
     wk = attn.k_proj.weight.reshape(n, c, -1)  # H x c x C
     q_abs = torch.matmul(qh, wk).reshape(b, n * t, -1)  # B x HT x C
-    logits = torch.bmm(q_abs, keys_pe.transpose(1, 2)) * (1.0 / math.sqrt(c))  # B x HT x N
+    logits = _per_image_logits(qh, pe_k).baddbmm_(q_abs, keys.transpose(1, 2))  # B x HT x N
     probs = torch.softmax(logits, dim=-1)
     pooled = torch.bmm(probs, keys).reshape(b, n, t, -1)  # B x H x T x C
     wv = attn.v_proj.weight.reshape(n, c, -1)  # H x c x C
@@ -116,36 +151,37 @@ def _token_to_image_absorbed(attn, q: Tensor, keys_pe: Tensor, keys: Tensor) -> 
     return attn.out_proj(_recombine(out))
 
 
-def _image_to_token(attn, q_img: Tensor | None, keys_pe: Tensor | None, k_tok: Tensor, v_tok: Tensor) -> Tensor:
-    """Image->token attention; returns the out_proj'd update for every position
-    without an N x Ci x C output projection: each position's output is a convex
-    combination of the T token values, so out_proj is applied to those values.
+def _image_to_token(attn, q_img: Tensor | None, keys: Tensor | None, k_tok: Tensor, v_tok: Tensor,
+                    residual: Tensor) -> Tensor:
+    """``residual`` + image->token attention, for every position, without an N x Ci x C output
+    projection: each position's output is a convex combination of the T token values, so
+    out_proj is applied to those values.
 
-    Either ``q_img`` (projected per-image queries, layer 0) or ``keys_pe``
-    (per-prompt keys + pe, projection absorbed into the tokens) is given.
+    The queries are ``q_img`` (N x Ci, projected per image: layer 0; ``residual`` is then the
+    per-image src + out_proj bias, broadcast) or ``q_proj(keys + pe)`` with ``q_img`` = q_proj(pe)
+    and the projection of the per-prompt ``keys`` absorbed into the tokens (layer 1; ``residual``
+    is ``keys``, updated in place, and out_proj's bias is spread over the heads' values).
     """
     n = attn.num_heads
     ci = attn.internal_dim
     c = ci // n
-    kh = _heads(attn.k_proj(k_tok), n)  # B x H x T x c
+    kh = _heads(attn.k_proj(k_tok) * (1.0 / math.sqrt(c)), n)  # B x H x T x c
     vh = _heads(attn.v_proj(v_tok), n)  # B x H x T x c
     b, _, t, _ = kh.shape
-    scale = 1.0 / math.sqrt(c)
     # logits laid out B x H x T x N: the softmax over the few tokens then runs
     # along a strided dim with the 4096 positions contiguous (much faster on CPU
     # than a softmax over a last dim of size T).
-    if q_img is not None:
-        qh = q_img.reshape(-1, n, c).transpose(0, 1)  # H x N x c
-        logits = torch.matmul(kh, qh.transpose(1, 2).unsqueeze(0))  # B x H x T x N
-    else:
+    logits = _per_image_logits(kh, q_img)  # B x HT x N
+    if keys is not None:
         wq = attn.q_proj.weight.reshape(n, c, -1)  # H x c x C
-        k_abs = torch.matmul(kh, wq).reshape(b, n * t, -1)  # B x HT x C
-        bias = torch.matmul(kh, attn.q_proj.bias.reshape(n, c, 1)).reshape(b, n * t, 1)
-        logits = torch.baddbmm(bias, k_abs, keys_pe.transpose(1, 2)).reshape(b, n, t, -1)
-    probs = torch.softmax(logits * scale, dim=2).reshape(b, n * t, -1)  # B x HT x N
+        logits.baddbmm_(torch.matmul(kh, wq).reshape(b, n * t, -1), keys.transpose(1, 2))
+    probs = torch.softmax(logits.view(b, n, t, -1), dim=2).view(b, n * t, -1)  # B x HT x N
     wo = attn.out_proj.weight.reshape(-1, n, c)  # C x H x c
     v_out = torch.einsum("bhtc,dhc->bhtd", vh, wo).reshape(b, n * t, -1)  # B x HT x C
-    return torch.baddbmm(attn.out_proj.bias, probs.transpose(1, 2), v_out)  # B x N x C
+    if keys is None:
+        return torch.baddbmm(residual, probs.transpose(1, 2), v_out)  # B x N x C
+    # every position's weights sum to one per head: bias / H on each head's values adds the bias
+    return residual.baddbmm_(probs.transpose(1, 2), v_out + attn.out_proj.bias / n)
 
 
 @torch.no_grad()
@@ -169,23 +205,19 @@ def decode_tokens(sam, state: ImageState, sparse: Tensor, out_tokens: list[int] 
     queries = l0.norm1(_self_attn(l0.self_attn, tokens, tokens, tokens))
     queries = l0.norm2(queries + _token_to_image_shared(l0.cross_attn_token_to_image, queries + tokens, state.k0, state.v0))
     queries = l0.norm3(queries + l0.mlp(queries))
-    upd = _image_to_token(l0.cross_attn_image_to_token, state.q0, None, queries + tokens, queries)
-    keys = l0.norm4(upd.add_(state.src))
+    keys = l0.norm4(_image_to_token(l0.cross_attn_image_to_token, state.q0, None, queries + tokens, queries, state.src_out0))
 
     # layer 1: image side is per prompt now
     q = queries + tokens
     queries = l1.norm1(queries + _self_attn(l1.self_attn, q, q, queries))
-    keys_pe = keys + state.pe
-    queries = l1.norm2(queries + _token_to_image_absorbed(l1.cross_attn_token_to_image, queries + tokens, keys_pe, keys))
+    queries = l1.norm2(queries + _token_to_image_absorbed(l1.cross_attn_token_to_image, queries + tokens, keys, state.pe_k1))
     queries = l1.norm3(queries + l1.mlp(queries))
-    upd = _image_to_token(l1.cross_attn_image_to_token, None, keys_pe, queries + tokens, queries)
-    del keys_pe
-    keys = l1.norm4(upd.add_(keys))
+    keys = l1.norm4(_image_to_token(l1.cross_attn_image_to_token, state.pe_q1, keys, queries + tokens, queries, keys))
 
     # final token->image attention
     if out_tokens is not None:
         queries, tokens = queries[:, out_tokens], tokens[:, out_tokens]
-    attn_out = _token_to_image_absorbed(tr.final_attn_token_to_image, queries + tokens, keys + state.pe, keys)
+    attn_out = _token_to_image_absorbed(tr.final_attn_token_to_image, queries + tokens, keys, state.pe_kf)
     queries = tr.norm_final_attn(queries + attn_out)
     return queries, keys
 
@@ -196,6 +228,27 @@ def iou_predictions(sam, iou_token: Tensor) -> Tensor:
     return sam.mask_decoder.iou_prediction_head(iou_token)
 
 
+# Embedding rows upscaled at a time: per block the ConvT/LayerNorm/GELU intermediates
+# (rows x 64 positions x 256 floats, then 4x that many sub-pixels x 128) stay in a core's L2
+# cache instead of streaming the whole 4096-position stack through memory for every op.
+UPSCALE_ROWS = 8
+
+
+@functools.lru_cache(maxsize=8)
+def _subpixel_order(rows: int, w: int, device) -> Tensor:
+    """Gather index from logits in GEMM order (y, x, dy1, dx1, dy2, dx2) to image order
+    (y, dy1, dy2, x, dx1, dx2): one ``index_select`` is several times faster than the 7-d permuted copy."""
+    idx = torch.arange(rows * w * 16, device=device).view(rows, w, 2, 2, 2, 2)
+    return idx.permute(0, 2, 4, 1, 3, 5).reshape(-1)
+
+
+def _gelu_(act, x: Tensor) -> Tensor:
+    """``act(x)`` in place when ``act`` is a plain GELU (no new full-size tensor)."""
+    if type(act) is torch.nn.GELU:
+        return torch.ops.aten.gelu_(x, approximate=act.approximate)
+    return act(x)
+
+
 @torch.no_grad()
 def mask_logits(sam, state: ImageState, mask_tokens: Tensor, keys: Tensor, token_idx: list[int]) -> Tensor:
     """Low-res mask logits (B x K x 4h x 4w) from K finished mask tokens (B x K x C);
@@ -204,8 +257,10 @@ def mask_logits(sam, state: ImageState, mask_tokens: Tensor, keys: Tensor, token
     The stock upscaling (ConvT 2x2/2, LayerNorm2d, GELU, ConvT 2x2/2, GELU, then a
     per-pixel dot product with the hypernetwork vectors) maps each embedding position
     to its own 4x4 block of output pixels. It is computed here per position with
-    plain GEMMs in position-major layout (no convolution, no NCHW shuffles), and only
-    the final B x K x 4h x 4w logits are rearranged.
+    plain GEMMs in position-major layout (no convolution, no NCHW shuffles), a few
+    embedding rows at a time on the CPU (``UPSCALE_ROWS``) so that every intermediate
+    stays in cache (the whole batch at once on an accelerator); the logits are put into
+    image order by one gather.
     """
     dec = sam.mask_decoder
     up = dec.output_upscaling
@@ -213,18 +268,31 @@ def mask_logits(sam, state: ImageState, mask_tokens: Tensor, keys: Tensor, token
     b, n, c = keys.shape
     h, w = state.hw
     c1, c2 = ct1.out_channels, ct2.out_channels
-    # ConvT1: (B*N, C) @ (C, c1*2*2) -> per position, 2x2 sub-pixels of c1 channels
-    w1 = ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * c1)  # C x (dy dx c1)
-    x = torch.addmm(ct1.bias.repeat(4), keys.reshape(b * n, c), w1).reshape(-1, c1)
-    x = act1(F.layer_norm(x, (c1,), ln.weight, ln.bias, ln.eps))
-    # ConvT2: (B*N*4, c1) @ (c1, c2*2*2)
-    w2 = ct2.weight.permute(0, 2, 3, 1).reshape(c1, 4 * c2)
-    x = act2(torch.addmm(ct2.bias.repeat(4), x, w2))  # (B*N*4) x (dy2 dx2 c2)
-    hyper = torch.stack([dec.output_hypernetworks_mlps[i](mask_tokens[:, j]) for j, i in enumerate(token_idx)], dim=2)  # B x c2 x K
+    # ConvT1: (positions, C) @ (C, c1*2*2) -> per position, 2x2 sub-pixels of c1 channels
+    w1, bias1 = ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * c1), ct1.bias.repeat(4)
+    # ConvT2: (sub-pixels, c1) @ (c1, c2*2*2)
+    w2, bias2 = ct2.weight.permute(0, 2, 3, 1).reshape(c1, 4 * c2), ct2.bias.repeat(4)
+    hyper = torch.stack([dec.output_hypernetworks_mlps[i](mask_tokens[:, j]) for j, i in enumerate(token_idx)], dim=1)  # B x K x c2
     k = len(token_idx)
-    logits = torch.bmm(x.reshape(b, n * 16, c2), hyper)  # B x (y x dy1 dx1 dy2 dx2) x K
-    logits = logits.reshape(b, h, w, 2, 2, 2, 2, k).permute(0, 7, 1, 3, 5, 2, 4, 6)
-    return logits.reshape(b, k, 4 * h, 4 * w)
+    if not _cache_blocked(keys):  # one kernel per op for the whole batch beats cache-sized blocks there
+        x = torch.addmm(bias1, keys.reshape(b * n, c), w1).reshape(-1, c1)
+        x = _gelu_(act1, F.layer_norm(x, (c1,), ln.weight, ln.bias, ln.eps))
+        x = _gelu_(act2, torch.addmm(bias2, x, w2))  # (B*N*4) x (dy2 dx2 c2)
+        logits = torch.bmm(hyper, x.reshape(b, n * 16, c2).transpose(1, 2))  # B x K x (y x dy1 dx1 dy2 dx2)
+        order = _subpixel_order(h, w, keys.device)
+        return logits[:, :, order].reshape(b, k, 4 * h, 4 * w)
+    out = keys.new_empty(b, k, 4 * h, 4 * w)
+    grid = keys.reshape(b, h, w, c)
+    logits = keys.new_empty(k, h * w * 16)  # one prompt's logits in GEMM order (y x dy1 dx1 dy2 dx2)
+    for i in range(b):
+        for y0 in range(0, h, UPSCALE_ROWS):
+            r = min(UPSCALE_ROWS, h - y0)
+            x = torch.addmm(bias1, grid[i, y0:y0 + r].reshape(r * w, c), w1).view(-1, c1)
+            x = _gelu_(act1, F.layer_norm(x, (c1,), ln.weight, ln.bias, ln.eps))
+            x = _gelu_(act2, torch.addmm(bias2, x, w2)).view(-1, c2)  # (y x dy1 dx1 dy2 dx2) x c2
+            torch.mm(hyper[i], x.t(), out=logits[:, y0 * w * 16:(y0 + r) * w * 16])
+        torch.index_select(logits, 1, _subpixel_order(h, w, keys.device), out=out[i].view(k, -1))
+    return out
 
 
 def _axis_matrix(low: int, mid: int, keep: int, out: int) -> Tensor:
