@@ -107,15 +107,13 @@ PAPER_NOTES = {
 
 
 def _paper_cell(value, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "--"
-    if fmt == "int":
-        return str(int(value))
+    """A cell as a paper prints it (``format_value``): counts, percentages, ``.702``-style IoUs."""
+    from samis.report.style import format_value
+
     if fmt == "pct":
-        return f"{100 * float(value):.0f}"
-    if fmt == "3f":
-        return f"{float(value):.3f}".replace("0.", ".", 1) if 0 <= float(value) < 1 else f"{float(value):.3f}"
-    return f"{float(value):.{fmt[0]}f}"
+        value = None if value is None else 100 * float(value)
+    decimals = {"int": 0, "pct": 0, "3f": 3}.get(fmt) if fmt in ("int", "pct", "3f") else int(fmt[0])
+    return format_value(value, decimals, drop_leading_zero=fmt == "3f")
 
 
 def _paper_columns(frame: pd.DataFrame, kind: str) -> list[tuple[str, str, str]]:

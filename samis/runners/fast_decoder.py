@@ -48,10 +48,10 @@ class ImageState:
     v0: Tensor  # (N, Ci) layer 0 token->image values
     q0: Tensor  # (N, Ci) layer 0 image->token queries
     hw: tuple  # (h, w) of the embedding grid
-    src_out0: Tensor | None = None  # (N, C) src + layer 0 image->token output bias (its residual)
-    pe_k1: Tensor | None = None  # (N, Ci) layer 1 token->image k_proj(pe)
-    pe_q1: Tensor | None = None  # (N, Ci) layer 1 image->token q_proj(pe)
-    pe_kf: Tensor | None = None  # (N, Ci) final token->image k_proj(pe)
+    src_out0: Tensor  # (N, C) src + layer 0 image->token output bias (its residual)
+    pe_k1: Tensor  # (N, Ci) layer 1 token->image k_proj(pe)
+    pe_q1: Tensor  # (N, Ci) layer 1 image->token q_proj(pe)
+    pe_kf: Tensor  # (N, Ci) final token->image k_proj(pe)
 
 
 def _heads(x: Tensor, n: int) -> Tensor:
