@@ -79,6 +79,43 @@ def test_resize_logits_matches_postprocess_masks(vit_t, in_size, orig):
     assert ((out > 0) != (ref > 0)).float().mean().item() < 1e-4
 
 
+@pytest.mark.parametrize(
+    "in_size,orig,extent", [((681, 1024), (248, 373), (43, 64)), ((1024, 816), (246, 196), (64, 52)),
+                            ((413, 1024), (500, 1240), (26, 64)), ((1024, 1024), (200, 200), (64, 64))]
+)
+def test_only_the_low_res_part_the_resize_reads_is_upscaled(vit_t, in_size, orig, extent):
+    """The padding of a non-square image is never upscaled: the top-left part ``low_res_extent`` names gives
+    the stock ``postprocess_masks`` of the whole low-res mask, and one row/column less does not."""
+    sam, _ = vit_t
+    # the extent by hand: bilinear 256 -> 1024 reads low-res pixel floor((y + 0.5) / 4 - 0.5) + 1 at most
+    last = [min(255, int((n - 1 + 0.5) / 4 - 0.5) + 1) for n in in_size]
+    assert fast_decoder.low_res_extent(sam, in_size, orig) == tuple(-(-(v + 1) // 4) for v in last) == extent
+    low = torch.randn(3, 256, 256, generator=torch.Generator().manual_seed(2)) * 5
+    ref = sam.postprocess_masks(low[:, None], in_size, orig)[:, 0]
+    rows, cols = extent
+    out = fast_decoder.resize_logits(sam, low[:, :4 * rows, :4 * cols], in_size, orig)
+    assert (out - ref).abs().max().item() < 1e-3
+    if extent != (64, 64):
+        with pytest.raises(ValueError, match="leave out pixels"):
+            fast_decoder.resize_logits(sam, low[:, :4 * rows - 4, :4 * cols - 4], in_size, orig)
+
+
+@pytest.mark.parametrize("blocked", [True, False], ids=["cpu-blocks", "accelerator-layout"])
+def test_upscaling_a_part_equals_that_part_of_the_whole(vit_t, images, predictor, blocked, monkeypatch):
+    sam, _ = vit_t
+    monkeypatch.setattr(fast_decoder, "_cache_blocked", lambda x: blocked)
+    predictor.set_image(images["exp1_num_108719.jpg"])
+    state = fast_decoder.image_state(predictor)
+    pts = torch.tensor([[[300.0, 400.0]], [[700.0, 200.0]]])
+    with torch.no_grad():
+        sparse, _ = sam.prompt_encoder(points=(pts, torch.ones(2, 1, dtype=torch.int)), boxes=None, masks=None)
+    hs, keys = fast_decoder.decode_tokens(sam, state, sparse, [0, 2, 3, 4])
+    whole = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, [1, 2, 3])
+    part = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, [1, 2, 3], extent=(26, 43))
+    assert part.shape == (2, 3, 104, 172)
+    assert (part - whole[..., :104, :172]).abs().max().item() < 1e-5 * whole.abs().max().item()
+
+
 def _compare(stock_records, fast_records):
     agree = mask_agreement(stock_records, fast_records)
     assert agree["same_count"], (len(stock_records), len(fast_records))

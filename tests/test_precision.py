@@ -16,7 +16,7 @@ import torch
 from samis.errors import ConfigError
 from samis.runners import precision
 from samis.runners.config import normalize
-from samis.runners.device import decode_chunk, encoder_batch, split_on_oom
+from samis.runners.device import decode_chunk, encoder_batch, parallel_chunks, split_on_oom
 from samis.runners.overlap import BackgroundWriter, load_ahead
 
 
@@ -88,6 +88,40 @@ def test_tf32_switches_are_set_and_restored():
 def test_batch_rules():
     assert decode_chunk("cpu", 2, 64) == 2 and decode_chunk("cuda", 2, 64) == 64 and decode_chunk("cuda:1", 2, 17) == 17
     assert encoder_batch("cpu", [1, 8]) == 1 and encoder_batch("cuda", [1, 8]) == 8 and encoder_batch("cuda", []) == 1
+
+
+def test_cpu_chunks_run_side_by_side_single_threaded_and_in_order():
+    """On the CPU with two torch threads, two chunks run at once, each with one torch thread; the
+    results keep the chunks' order and the thread count is restored, also after an error."""
+    import threading
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        barrier = threading.Barrier(2, timeout=20)  # passes only if two chunks run at the same time
+        seen = []
+
+        def run(lo):
+            seen.append((threading.get_ident(), torch.get_num_threads()))
+            if lo < 2:
+                barrier.wait()
+            return lo * 10
+
+        assert parallel_chunks(run, range(5), "cpu") == [0, 10, 20, 30, 40]
+        assert {n for _, n in seen} == {1} and len({t for t, _ in seen}) == 2
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ZeroDivisionError):
+            parallel_chunks(lambda lo: 1 // (lo - 3), range(5), "cpu")
+        assert torch.get_num_threads() == 2
+        seen.clear()
+        assert parallel_chunks(lambda lo: seen.append(threading.get_ident()) or lo, range(3), "cuda") == [0, 1, 2]
+        assert set(seen) == {threading.get_ident()}  # an accelerator: a plain loop in this thread
+        torch.set_num_threads(1)
+        seen.clear()
+        assert parallel_chunks(lambda lo: seen.append(threading.get_ident()) or lo, range(3), "cpu") == [0, 1, 2]
+        assert set(seen) == {threading.get_ident()}  # one thread asked: no pool
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_a_batch_that_runs_out_of_memory_is_split_and_retried():

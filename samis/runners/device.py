@@ -57,3 +57,22 @@ def encoder_batch(device, batch_sizes) -> int:
     """Images per encoder call: the largest ``batch_size`` asked on an accelerator, one on the CPU
     (batching gains nothing there and multiplies the activation memory)."""
     return max(batch_sizes, default=1) if torch.device(device).type != "cpu" else 1
+
+
+def parallel_chunks(run, starts, device) -> list:
+    """``[run(s) for s in starts]``, in order. On the CPU with more than one torch thread, the chunks go
+    to that many Python threads, each running torch single-threaded: a chunk of a few prompts is many
+    small products that a second intra-op thread barely speeds up, while two chunks side by side keep
+    both cores busy (torch releases the GIL in its ops). Elsewhere, or with one thread, a plain loop."""
+    starts = list(starts)
+    threads = torch.get_num_threads()
+    if torch.device(device).type != "cpu" or threads < 2 or len(starts) < 2:
+        return [run(s) for s in starts]
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=min(threads, len(starts))) as pool:
+            return list(pool.map(run, starts))
+    finally:
+        torch.set_num_threads(threads)

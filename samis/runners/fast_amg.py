@@ -17,10 +17,15 @@ candidates are computed, never which are kept:
   its per-prompt 4096 x 256 tensors stay in the CPU cache instead of streaming a whole
   ``points_per_batch`` through memory for every elementwise op (about 1.6x on 2 cores);
   on an accelerator the whole ``points_per_batch`` goes in one call (a chunk costs a
-  kernel launch per op and a host synchronisation).
+  kernel launch per op and a host synchronisation);
+* on a CPU with two or more torch threads, the chunks run side by side, one single-threaded
+  chunk per core (``parallel_chunks``), each finished through the stock post-processing
+  in its thread (every step after the decoder works mask by mask);
+* only the part of the low-res mask that the resize to the image reads is upscaled (a
+  non-square image's padding never is).
 
 Everything after that (stability score, boxes, crop-edge filter, RLE, NMS, crops,
-small-region post-processing, output records) is the stock code path.
+small-region post-processing, output records) is the stock code, in the stock order.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from segment_anything.utils.amg import (
 )
 
 from samis.runners import fast_decoder
-from samis.runners.device import decode_chunk
+from samis.runners.device import decode_chunk, parallel_chunks
 
 
 # Prompts decoded together. Every per-prompt tensor of the decoder holds 4096 x 256
@@ -68,39 +73,24 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
             self.predictor = predictor
         self.decode_chunk = DECODE_CHUNK
 
-    @torch.no_grad()
-    def _candidates(self, points: np.ndarray, im_size: Tuple[int, ...]) -> MaskData:
-        """Masks (full-resolution logits) and IoU predictions of the candidates
-        that pass ``pred_iou_thresh``, in the stock order (prompt-major)."""
+    def _candidates(self, sam, state, sparse: torch.Tensor, lo: int, chunk: int) -> MaskData | None:
+        """Masks (full-resolution logits) and IoU predictions of one chunk's candidates that pass
+        ``pred_iou_thresh``, in the stock order (prompt-major); None when none passes."""
         pred = self.predictor
-        sam = pred.model
-        state = fast_decoder.image_state(pred)  # shared with the prompted modes of this image
-        transformed = pred.transform.apply_coords(points, im_size)
-        in_points = torch.as_tensor(transformed, device=pred.device)
-        in_labels = torch.ones(in_points.shape[0], dtype=torch.int, device=in_points.device)
-        sparse, _ = sam.prompt_encoder(points=(in_points[:, None, :], in_labels[:, None]), boxes=None, masks=None)
-
         tokens = list(range(1, sam.mask_decoder.num_mask_tokens))  # multimask_output=True
-        point_rows = torch.as_tensor(points).repeat_interleave(len(tokens), dim=0)  # on the CPU, as stock
-        chunk = decode_chunk(pred.device, self.decode_chunk, sparse.shape[0])
-        ious, keeps, masks = [], [], []
-        for lo in range(0, sparse.shape[0], chunk):
-            hs, keys = fast_decoder.decode_tokens(sam, state, sparse[lo:lo + chunk], [0] + [1 + i for i in tokens])
-            iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, tokens]
-            keep = iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)
-            ious.append(iou)
-            keeps.append(keep)
-            rows = keep.any(dim=1).nonzero().flatten()
-            if len(rows) == 0:
-                continue
-            if len(rows) < len(keep):
-                hs, keys = hs[rows], keys[rows]
-            low_res = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, tokens)
-            masks.append(fast_decoder.resize_logits(sam, low_res[keep[rows]], pred.input_size, pred.original_size))
-        iou, flat_keep = torch.cat(ious), torch.cat(keeps).flatten()
-        masks = torch.cat(masks) if masks else torch.zeros((0, *pred.original_size), dtype=torch.float32,
-                                                           device=iou.device)
-        return MaskData(masks=masks, iou_preds=iou.flatten()[flat_keep], points=point_rows[flat_keep.cpu()])
+        hs, keys = fast_decoder.decode_tokens(sam, state, sparse[lo:lo + chunk], [0] + [1 + i for i in tokens])
+        iou = fast_decoder.iou_predictions(sam, hs[:, 0])[:, tokens]
+        keep = iou > self.pred_iou_thresh if self.pred_iou_thresh > 0.0 else torch.ones_like(iou, dtype=torch.bool)
+        rows = keep.any(dim=1).nonzero().flatten()
+        if len(rows) == 0:
+            return None
+        if len(rows) < len(keep):
+            hs, keys = hs[rows], keys[rows]
+        extent = fast_decoder.low_res_extent(sam, pred.input_size, pred.original_size)  # no padding upscaled
+        low_res = fast_decoder.mask_logits(sam, state, hs[:, 1:], keys, tokens, extent)
+        masks = fast_decoder.resize_logits(sam, low_res[keep[rows]], pred.input_size, pred.original_size)
+        prompt = (lo + torch.arange(keep.shape[0])).repeat_interleave(len(tokens))[keep.flatten().cpu()]
+        return MaskData(masks=masks, iou_preds=iou[keep], prompt=prompt)
 
     def _process_batch(
         self,
@@ -109,10 +99,42 @@ class FastSamAutomaticMaskGenerator(SamAutomaticMaskGenerator):
         crop_box: list,
         orig_size: Tuple[int, ...],
     ) -> MaskData:
-        orig_h, orig_w = orig_size
-        data = self._candidates(points, im_size)
+        """The stock ``_process_batch``, chunk by chunk: every step after the decoder filters or
+        transforms masks one at a time, so each chunk is finished on its own (on the CPU, two chunks at a
+        time on two cores: ``parallel_chunks``) and the chunks are concatenated in the stock order."""
+        pred = self.predictor
+        sam = pred.model
+        state = fast_decoder.image_state(pred)  # shared with the prompted modes of this image
+        transformed = pred.transform.apply_coords(points, im_size)
+        in_points = torch.as_tensor(transformed, device=pred.device)
+        in_labels = torch.ones(in_points.shape[0], dtype=torch.int, device=in_points.device)
+        with torch.no_grad():
+            sparse, _ = sam.prompt_encoder(points=(in_points[:, None, :], in_labels[:, None]), boxes=None, masks=None)
+        chunk = decode_chunk(pred.device, self.decode_chunk, sparse.shape[0])
+        points = torch.as_tensor(points)  # on the CPU, as stock
 
-        # From here on: the stock SamAutomaticMaskGenerator._process_batch.
+        def finish(lo: int) -> MaskData | None:
+            with torch.no_grad():  # grad mode is per thread
+                data = self._candidates(sam, state, sparse, lo, chunk)
+                if data is None:
+                    return None
+                data["points"] = points[data["prompt"]]
+                del data["prompt"]
+                return self._postprocess(data, crop_box, orig_size)
+
+        parts = [d for d in parallel_chunks(finish, range(0, sparse.shape[0], chunk), pred.device) if d is not None]
+        if not parts:  # what the stock steps make of no candidates
+            empty = MaskData(masks=torch.zeros((0, *pred.original_size), device=pred.device),
+                             iou_preds=torch.zeros(0, device=pred.device), points=points[:0])
+            return self._postprocess(empty, crop_box, orig_size)
+        data = parts[0]
+        for part in parts[1:]:
+            data.cat(part)
+        return data
+
+    def _postprocess(self, data: MaskData, crop_box: list, orig_size: Tuple[int, ...]) -> MaskData:
+        """From here on: the stock ``SamAutomaticMaskGenerator._process_batch``."""
+        orig_h, orig_w = orig_size
         data["stability_score"] = calculate_stability_score(
             data["masks"], self.predictor.model.mask_threshold, self.stability_score_offset
         )

@@ -250,9 +250,12 @@ def _gelu_(act, x: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def mask_logits(sam, state: ImageState, mask_tokens: Tensor, keys: Tensor, token_idx: list[int]) -> Tensor:
+def mask_logits(sam, state: ImageState, mask_tokens: Tensor, keys: Tensor, token_idx: list[int],
+                extent: tuple[int, int] | None = None) -> Tensor:
     """Low-res mask logits (B x K x 4h x 4w) from K finished mask tokens (B x K x C);
-    ``token_idx`` names their hypernetwork MLPs (mask token indices).
+    ``token_idx`` names their hypernetwork MLPs (mask token indices). With ``extent`` (rows, cols of
+    the embedding grid, from ``low_res_extent``), only that top-left part is upscaled: B x K x 4rows x
+    4cols, all that ``resize_logits`` reads of a non-square image (the rest is padding).
 
     The stock upscaling (ConvT 2x2/2, LayerNorm2d, GELU, ConvT 2x2/2, GELU, then a
     per-pixel dot product with the hypernetwork vectors) maps each embedding position
@@ -267,6 +270,10 @@ def mask_logits(sam, state: ImageState, mask_tokens: Tensor, keys: Tensor, token
     ct1, ln, act1, ct2, act2 = up[0], up[1], up[2], up[3], up[4]
     b, n, c = keys.shape
     h, w = state.hw
+    grid = keys.reshape(b, h, w, c)
+    if extent is not None and tuple(extent) != (h, w):
+        h, w = extent
+        grid = grid[:, :h, :w]
     c1, c2 = ct1.out_channels, ct2.out_channels
     # ConvT1: (positions, C) @ (C, c1*2*2) -> per position, 2x2 sub-pixels of c1 channels
     w1, bias1 = ct1.weight.permute(0, 2, 3, 1).reshape(c, 4 * c1), ct1.bias.repeat(4)
@@ -275,14 +282,13 @@ def mask_logits(sam, state: ImageState, mask_tokens: Tensor, keys: Tensor, token
     hyper = torch.stack([dec.output_hypernetworks_mlps[i](mask_tokens[:, j]) for j, i in enumerate(token_idx)], dim=1)  # B x K x c2
     k = len(token_idx)
     if not _cache_blocked(keys):  # one kernel per op for the whole batch beats cache-sized blocks there
-        x = torch.addmm(bias1, keys.reshape(b * n, c), w1).reshape(-1, c1)
+        x = torch.addmm(bias1, grid.reshape(b * h * w, c), w1).reshape(-1, c1)
         x = _gelu_(act1, F.layer_norm(x, (c1,), ln.weight, ln.bias, ln.eps))
         x = _gelu_(act2, torch.addmm(bias2, x, w2))  # (B*N*4) x (dy2 dx2 c2)
-        logits = torch.bmm(hyper, x.reshape(b, n * 16, c2).transpose(1, 2))  # B x K x (y x dy1 dx1 dy2 dx2)
+        logits = torch.bmm(hyper, x.reshape(b, h * w * 16, c2).transpose(1, 2))  # B x K x (y x dy1 dx1 dy2 dx2)
         order = _subpixel_order(h, w, keys.device)
         return logits[:, :, order].reshape(b, k, 4 * h, 4 * w)
     out = keys.new_empty(b, k, 4 * h, 4 * w)
-    grid = keys.reshape(b, h, w, c)
     logits = keys.new_empty(k, h * w * 16)  # one prompt's logits in GEMM order (y x dy1 dx1 dy2 dx2)
     for i in range(b):
         for y0 in range(0, h, UPSCALE_ROWS):
@@ -305,22 +311,52 @@ def _axis_matrix(low: int, mid: int, keep: int, out: int) -> Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def _resize_matrices(lh: int, lw: int, size: int, input_size: tuple, original_size: tuple, dtype, device):
-    """The two resize matrices of one image size, on the device; the last few sizes are kept (a dataset
-    such as MT has over a thousand image sizes, which must not pile up in device memory)."""
-    ry = _axis_matrix(lh, size, input_size[0], original_size[0])
-    rx = _axis_matrix(lw, size, input_size[1], original_size[1])
-    return ry.to(device=device, dtype=dtype), rx.T.contiguous().to(device=device, dtype=dtype)
+def _axis_matrices(full: tuple, size: int, input_size: tuple, original_size: tuple) -> tuple[Tensor, Tensor]:
+    """The two resize matrices (rows: H x full_h; columns: full_w x W) of one image size in float64; the
+    last few sizes are kept (a dataset such as MT has over a thousand image sizes)."""
+    ry = _axis_matrix(full[0], size, input_size[0], original_size[0])
+    rx = _axis_matrix(full[1], size, input_size[1], original_size[1])
+    return ry, rx.T.contiguous()
+
+
+def _geometry(sam, input_size: tuple, original_size: tuple) -> tuple:
+    full = tuple(int(v) for v in sam.prompt_encoder.mask_input_size)  # the decoder's low-res mask size
+    return full, int(sam.image_encoder.img_size), tuple(int(v) for v in input_size), tuple(int(v) for v in original_size)
+
+
+def low_res_extent(sam, input_size: tuple, original_size: tuple) -> tuple[int, int]:
+    """Rows and columns of the embedding grid whose 4x4 low-res blocks ``resize_logits`` reads: the
+    image's part of the padded square and the one column/row bilinear interpolation reaches past it.
+    Upscaling only these (``mask_logits(extent=)``) gives the same image-size logits."""
+    return _extent(_geometry(sam, input_size, original_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _extent(geometry: tuple) -> tuple[int, int]:
+    ry, rxt = _axis_matrices(*geometry)
+    rows = int(ry.abs().sum(0).nonzero().max()) + 1
+    cols = int(rxt.abs().sum(1).nonzero().max()) + 1
+    return -(-rows // 4), -(-cols // 4)
+
+
+@functools.lru_cache(maxsize=16)
+def _resize_matrices(lh: int, lw: int, geometry: tuple, dtype, device):
+    """The resize matrices for low-res logits of lh x lw (the top-left part of the full low-res mask;
+    what is left out must have no weight), on the device."""
+    ry, rxt = _axis_matrices(*geometry)
+    if ry[:, lh:].any() or rxt[lw:].any():
+        raise ValueError(f"low-res logits of {lh}x{lw} leave out pixels that the resize to {geometry[3]} reads")
+    return ry[:, :lh].to(device=device, dtype=dtype), rxt[:lw].contiguous().to(device=device, dtype=dtype)
 
 
 def resize_logits(sam, low_res: Tensor, input_size: tuple, original_size: tuple) -> Tensor:
     """Same result as ``sam.postprocess_masks`` (to float rounding), without the
     1024x1024 intermediate: bilinear resizing is separable and linear, so the chain
-    256 -> 1024 -> crop -> H x W is one (H x 256) and one (256 x W) matrix."""
-    size = sam.image_encoder.img_size
+    256 -> 1024 -> crop -> H x W is one (H x 256) and one (256 x W) matrix. ``low_res`` may be the
+    top-left part that ``low_res_extent`` names (B x K x 4rows x 4cols)."""
     lh, lw = low_res.shape[-2:]
-    ry, rxt = _resize_matrices(int(lh), int(lw), int(size), tuple(int(v) for v in input_size),
-                               tuple(int(v) for v in original_size), low_res.dtype, low_res.device)
+    ry, rxt = _resize_matrices(int(lh), int(lw), _geometry(sam, input_size, original_size), low_res.dtype,
+                               low_res.device)
     return torch.matmul(torch.matmul(ry, low_res), rxt)
 
 
