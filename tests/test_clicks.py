@@ -163,6 +163,31 @@ def test_clicks_csv_follows_the_rule_and_improves(tmp_path, three, vit_t_model, 
 
 
 @pytest.mark.model
+def test_fast_decoder_gives_the_stock_predictors_click_sequences(three, vit_t_model, cache):
+    """Every click after the first feeds the previous logits back as mask input: the fast decoder's
+    sequences (clicks, component and image IoU after every click) are SamPredictor's."""
+    from samis.backends import get_backend
+    from samis.runners.clicks import click_sequence
+
+    sam, digest = vit_t_model
+    backend = get_backend("vit_t")
+    predictor = backend.predictor(sam, digest, cache_dir=cache)
+    clicked = 0
+    for s in three.samples():
+        image, gt = s.load()
+        predictor.set_image(image)
+        for start in ("box", "point"):
+            seq = {d: click_sequence(backend, predictor, gt, normalize(
+                {"mode": "clicks", "start": start, "max_clicks": 4, "decoder": d}), s.stem) for d in ("fast", "stock")}
+            fast, stock = seq["fast"], seq["stock"]
+            assert fast.prompts == stock.prompts, (s.stem, start)
+            assert np.abs(fast.iou - stock.iou).max() < 1e-3 and np.abs(fast.image_iou - stock.image_iou).max() < 1e-3
+            assert (fast.logits - stock.logits).abs().max().item() < 1e-3 * stock.logits.abs().max().item()
+            clicked += sum(p is not None for row in fast.prompts for p in row[1:])
+    assert clicked >= 6  # the sequences did click (a mask input was decoded)
+
+
+@pytest.mark.model
 def test_interrupted_then_resumed_run_writes_the_same_maps_and_csv(tmp_path, three, vit_t_model, cache, monkeypatch):
     from samis.runners import engine
 

@@ -66,6 +66,39 @@ def test_decoder_matches_stock_mask_decoder(vit_t, images, predictor, blocked, m
             assert (iou - ref_iou).abs().max().item() < 1e-4
 
 
+@pytest.mark.parametrize("blocked", [True, False], ids=["cpu-blocks", "accelerator-layout"])
+def test_decoder_with_a_mask_input_matches_stock_mask_decoder(vit_t, images, predictor, blocked, monkeypatch):
+    """A previous round's low-res logits as mask input (corrective clicks): boxes and points of several
+    prompts, one mask and three, against the stock decoder fed the prompt encoder's dense embedding."""
+    monkeypatch.setattr(fast_decoder, "_cache_blocked", lambda x: blocked)
+    sam, _ = vit_t
+    predictor.set_image(images["exp1_num_108719.jpg"])
+    gen = torch.Generator().manual_seed(1)
+    boxes = torch.tensor([[100.0, 120.0, 400.0, 300.0], [500.0, 80.0, 560.0, 600.0], [20.0, 20.0, 900.0, 640.0]])
+    coords = torch.rand(3, 2, 2, generator=gen) * 640
+    labels = torch.tensor([[1, 0], [1, 1], [0, 1]])
+    with torch.no_grad():
+        first, _ = sam.prompt_encoder(points=None, boxes=boxes, masks=None)
+        previous, _ = sam.mask_decoder(predictor.features, sam.prompt_encoder.get_dense_pe(), first,
+                                       sam.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+                                       .expand(3, -1, *predictor.features.shape[-2:]), False)
+        sparse, dense = sam.prompt_encoder(points=(coords, labels), boxes=boxes, masks=previous)
+        state = fast_decoder.image_state(predictor)
+        for multimask in (True, False):
+            ref_masks, ref_iou = sam.mask_decoder(
+                predictor.features, sam.prompt_encoder.get_dense_pe(), sparse, dense, multimask
+            )
+            masks, iou = fast_decoder.fast_decode(sam, predictor.features, sparse, multimask, state=state,
+                                                  mask_input=previous)
+            scale = ref_masks.abs().max().item()
+            assert scale > 1.0
+            assert (masks - ref_masks).abs().max().item() < 1e-4 * scale
+            assert (iou - ref_iou).abs().max().item() < 1e-4
+            # the mask input matters: without it the logits are another function
+            plain, _ = fast_decoder.fast_decode(sam, predictor.features, sparse, multimask, state=state)
+            assert (plain - ref_masks).abs().max().item() > 1e-2 * scale
+
+
 @pytest.mark.parametrize(
     "in_size,orig", [((1024, 1024), (200, 200)), ((681, 1024), (248, 373)), ((1024, 816), (246, 196))]
 )

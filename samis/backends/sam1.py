@@ -41,21 +41,21 @@ class Sam1Backend:
     def decode(self, predictor, prompts, rule, decoder: str = "fast", mask_input=None, targets=None) -> torch.Tensor:
         """Per-prompt logits at the original size (N x H x W) for a predictor whose image is set.
 
-        ``decoder="fast"`` runs :mod:`samis.runners.fast_decoder` (no mask input); a ``mask_input``
-        (N x 1 x 256 x 256 low-res logits of a previous round) goes through ``SamPredictor.predict_torch``.
+        ``decoder="fast"`` runs :mod:`samis.runners.fast_decoder`, ``"stock"`` ``SamPredictor.predict_torch``;
+        ``mask_input``: N x 1 x 256 x 256 low-res logits of a previous round, or None.
         ``targets`` (N x H x W, each prompt's ground-truth component) is what ``rule="oracle"`` picks by;
         the fast decoder gives it all four masks in one call.
         """
         from samis.runners.maps import decode_choice
 
         coords, labels, boxes = prompt_tensors(predictor, prompts)
-        fast = decoder == "fast" and mask_input is None
+        fast = decoder == "fast"
         if mask_input is not None:
             mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=predictor.device)
 
         def run(multimask):
             if fast:
-                return _fast_logits(predictor, coords, labels, boxes, multimask)
+                return _fast_logits(predictor, coords, labels, boxes, multimask, mask_input)
             logits, iou, _ = predictor.predict_torch(coords, labels, boxes, mask_input=mask_input,
                                                      multimask_output=multimask, return_logits=True)
             return logits, iou
@@ -70,14 +70,14 @@ class Sam1Backend:
 
         coords, labels, boxes = prompt_tensors(predictor, prompts)
         multimask = rule != "single"
-        if decoder == "fast" and mask_input is None:
-            low, iou = _fast_low_res(predictor, coords, labels, boxes, multimask)
+        if mask_input is not None:
+            mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=predictor.device)
+        if decoder == "fast":
+            low, iou = _fast_low_res(predictor, coords, labels, boxes, multimask, mask_input)
             from samis.runners import fast_decoder
 
             logits = fast_decoder.resize_logits(predictor.model, low, predictor.input_size, predictor.original_size)
         else:
-            if mask_input is not None:
-                mask_input = torch.as_tensor(mask_input, dtype=torch.float, device=predictor.device)
             logits, iou, low = predictor.predict_torch(coords, labels, boxes, mask_input=mask_input,
                                                        multimask_output=multimask, return_logits=True)
         chosen = choose(logits, iou, rule)
@@ -109,7 +109,7 @@ def prompt_tensors(predictor, prompts):
 
 
 @torch.no_grad()
-def _fast_logits(predictor, coords, labels, boxes, multimask: bool | None):
+def _fast_logits(predictor, coords, labels, boxes, multimask: bool | None, mask_input=None):
     """``predict_torch(..., return_logits=True)`` through :mod:`samis.runners.fast_decoder`
     (``multimask=None``: all four masks, the one-mask output first).
 
@@ -119,19 +119,20 @@ def _fast_logits(predictor, coords, labels, boxes, multimask: bool | None):
     """
     from samis.runners import fast_decoder
 
-    low, iou = _fast_low_res(predictor, coords, labels, boxes, multimask)
+    low, iou = _fast_low_res(predictor, coords, labels, boxes, multimask, mask_input)
     return fast_decoder.resize_logits(predictor.model, low, predictor.input_size, predictor.original_size), iou
 
 
 @torch.no_grad()
-def _fast_low_res(predictor, coords, labels, boxes, multimask: bool):
-    """The fast decoder's low-res logits and predicted IoUs (no mask input)."""
+def _fast_low_res(predictor, coords, labels, boxes, multimask: bool | None, mask_input=None):
+    """The fast decoder's low-res logits and predicted IoUs."""
     from samis.runners import fast_decoder
 
     sam = predictor.model
     points = (coords, labels) if coords is not None else None
     sparse, _ = sam.prompt_encoder(points=points, boxes=boxes, masks=None)
-    return fast_decoder.fast_decode(sam, predictor.features, sparse, multimask, state=fast_decoder.image_state(predictor))
+    return fast_decoder.fast_decode(sam, predictor.features, sparse, multimask, state=fast_decoder.image_state(predictor),
+                                    mask_input=mask_input)
 
 
 def generator_class(name: str):

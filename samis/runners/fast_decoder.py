@@ -14,6 +14,9 @@ same weights, but:
   cost becomes ``n_tokens x 4096`` instead of ``4096 x 256 x 128``;
 * image->token attention is a convex combination of a handful of token values, so
   its output projection is applied to the token values, not to 4096 positions;
+* with a mask input (the previous round's logits of an iterative mode), the image side differs per
+  prompt from layer 0 on; layer 0 then takes the absorbed paths of layer 1, its positional
+  projections computed once per image (``mask_input_state``);
 * mask upscaling (the heaviest per-prompt part left) runs only for the prompts and
   mask tokens the caller asks for, after the IoU head has been evaluated
   (``decode_tokens`` then ``mask_logits``);
@@ -52,6 +55,8 @@ class ImageState:
     pe_k1: Tensor  # (N, Ci) layer 1 token->image k_proj(pe)
     pe_q1: Tensor  # (N, Ci) layer 1 image->token q_proj(pe)
     pe_kf: Tensor  # (N, Ci) final token->image k_proj(pe)
+    pe_k0: Tensor | None = None  # (N, Ci) layer 0 token->image k_proj(pe): with a mask input only
+    pe_q0: Tensor | None = None  # (N, Ci) layer 0 image->token q_proj(pe): with a mask input only
 
 
 def _heads(x: Tensor, n: int) -> Tensor:
@@ -88,6 +93,24 @@ def prepare_image(sam, features: Tensor) -> ImageState:
         pe_q1=layer1.cross_attn_image_to_token.q_proj(pe),
         pe_kf=tr.final_attn_token_to_image.k_proj(pe),
     )
+
+
+@torch.no_grad()
+def mask_input_state(sam, state: ImageState) -> ImageState:
+    """``state`` with layer 0's positional projections, which a mask input needs (computed once per image)."""
+    if state.pe_k0 is None:
+        layer0 = sam.mask_decoder.transformer.layers[0]
+        state.pe_k0 = layer0.cross_attn_token_to_image.k_proj(state.pe)
+        state.pe_q0 = layer0.cross_attn_image_to_token.q_proj(state.pe)
+    return state
+
+
+@torch.no_grad()
+def masked_src(sam, features: Tensor, mask_input: Tensor) -> Tensor:
+    """Per prompt, the image embedding plus the prompt encoder's embedding of its mask input
+    (B x 1 x 256 x 256 low-res logits): B x N x C, what the stock decoder's transformer starts from."""
+    dense = sam.prompt_encoder._embed_masks(mask_input)  # B x C x h x w
+    return (features + dense).flatten(2).transpose(1, 2).contiguous()
 
 
 def _self_attn(attn, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
@@ -185,8 +208,12 @@ def _image_to_token(attn, q_img: Tensor | None, keys: Tensor | None, k_tok: Tens
 
 
 @torch.no_grad()
-def decode_tokens(sam, state: ImageState, sparse: Tensor, out_tokens: list[int] | None = None) -> tuple[Tensor, Tensor]:
+def decode_tokens(sam, state: ImageState, sparse: Tensor, out_tokens: list[int] | None = None,
+                  src: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Run the two-way transformer for a batch of prompts.
+
+    ``src`` (B x N x C, from ``masked_src``; consumed: it becomes ``keys``): each prompt's own image
+    side when the prompts carry a mask input; ``state`` must then come through ``mask_input_state``.
 
     Returns ``(hs, keys)``: the output tokens (B x T x C) and the image side
     (B x N x C) that the mask upscaling needs. Tokens do not interact in the final
@@ -201,11 +228,18 @@ def decode_tokens(sam, state: ImageState, sparse: Tensor, out_tokens: list[int] 
     l0, l1 = tr.layers[0], tr.layers[1]
     assert len(tr.layers) == 2 and l0.skip_first_layer_pe, "unexpected decoder layout"
 
-    # layer 0: image side shared by every prompt
     queries = l0.norm1(_self_attn(l0.self_attn, tokens, tokens, tokens))
-    queries = l0.norm2(queries + _token_to_image_shared(l0.cross_attn_token_to_image, queries + tokens, state.k0, state.v0))
+    if src is None:  # layer 0: image side shared by every prompt
+        t2i = _token_to_image_shared(l0.cross_attn_token_to_image, queries + tokens, state.k0, state.v0)
+    else:  # a mask input: per prompt from the start
+        t2i = _token_to_image_absorbed(l0.cross_attn_token_to_image, queries + tokens, src, state.pe_k0)
+    queries = l0.norm2(queries + t2i)
     queries = l0.norm3(queries + l0.mlp(queries))
-    keys = l0.norm4(_image_to_token(l0.cross_attn_image_to_token, state.q0, None, queries + tokens, queries, state.src_out0))
+    if src is None:
+        keys = _image_to_token(l0.cross_attn_image_to_token, state.q0, None, queries + tokens, queries, state.src_out0)
+    else:
+        keys = _image_to_token(l0.cross_attn_image_to_token, state.pe_q0, src, queries + tokens, queries, src)
+    keys = l0.norm4(keys)
 
     # layer 1: image side is per prompt now
     q = queries + tokens
@@ -372,14 +406,18 @@ def image_state(predictor) -> ImageState:
 
 @torch.no_grad()
 def fast_decode(sam, features: Tensor, sparse: Tensor, multimask_output: bool | None = True,
-                state: ImageState | None = None) -> tuple[Tensor, Tensor]:
-    """Drop-in equivalent of ``sam.mask_decoder(...)`` without a mask input:
+                state: ImageState | None = None, mask_input: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Drop-in equivalent of ``sam.mask_decoder(...)``:
     returns (low-res logits, IoU predictions) like the stock decoder. ``state``: the image's
     prepared tensors when the caller has them (``image_state``). ``multimask_output=None`` returns all
-    four masks in one call, the one-mask output first (what ``multimask=oracle`` picks from)."""
+    four masks in one call, the one-mask output first (what ``multimask=oracle`` picks from).
+    ``mask_input``: per prompt, the previous round's low-res logits (B x 1 x 256 x 256), or None."""
     state = state if state is not None else prepare_image(sam, features)
+    src = None
+    if mask_input is not None:
+        state, src = mask_input_state(sam, state), masked_src(sam, features, mask_input)
     n = sam.mask_decoder.num_mask_tokens
     idx = list(range(n)) if multimask_output is None else list(range(1, n)) if multimask_output else [0]
-    hs, keys = decode_tokens(sam, state, sparse, [0] + [1 + i for i in idx])
+    hs, keys = decode_tokens(sam, state, sparse, [0] + [1 + i for i in idx], src=src)
     iou = iou_predictions(sam, hs[:, 0])
     return mask_logits(sam, state, hs[:, 1:], keys, idx), iou[:, idx]
