@@ -1,12 +1,15 @@
-"""Corrective clicks: seconds per click (one batched decoder call for every defect of an image) against
-one encoder pass, both measured in this process on the same images.
+"""Corrective clicks: seconds per click (one batched decoder call for every defect of an image) through
+the fast decoder and through ``SamPredictor.predict_torch`` (``decoder: stock``), against one encoder
+pass, all measured in this process on the same images.
 
-For every image the encoder runs once without the cache (timed), then a box-start click sequence of
-``--clicks`` clicks runs on that embedding (timed); the decoder calls are counted, so the script prints
-seconds per click, seconds per encoder pass and their ratio, in wall-clock and in process CPU time
-(the CPU time is what to quote on a shared machine).
+For every image the encoder runs once without the cache (timed); then the same click sequence
+(``--clicks`` clicks from a box or a point, the previous logits fed back as mask input) runs through
+both decoders on that embedding, in alternating order (timed), and the two sequences are compared
+(the same clicks, IoU after every click within 1e-3). The script prints, per decoder, seconds per
+click and per sequence, the ratio of a click to an encoder pass, and the speed-up of the fast decoder,
+in wall-clock and in process CPU time (the CPU time is what to quote on a shared machine).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_clicks.py     # every 60th SD-900 test image (6)
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_clicks.py     # every 60th SD-900 test image (6)
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SHARED = Path(os.environ.get("SAMIS_SHARED", REPO.parent / "shared"))
+DECODERS = ("fast", "stock")
 
 
 class Counting:
@@ -33,8 +39,8 @@ class Counting:
         return self.backend.decode_low_res(*args, **kwargs)
 
 
-def clocks() -> tuple[float, float]:
-    return time.perf_counter(), time.process_time()
+def clocks() -> np.ndarray:
+    return np.array([time.perf_counter(), time.process_time()])
 
 
 def main(argv=None) -> int:
@@ -51,33 +57,42 @@ def main(argv=None) -> int:
     from samis.runners.engine import get_model
 
     sam, digest = get_model("vit_t", device="cpu")
-    backend = Counting(get_backend("vit_t"))
-    predictor = backend.backend.predictor(sam, digest, cache_dir=False)  # every set_image runs the encoder
-    cfg = normalize({"mode": "clicks", "start": args.start, "max_clicks": args.clicks})
+    backend = get_backend("vit_t")
+    predictor = backend.predictor(sam, digest, cache_dir=False)  # every set_image runs the encoder
+    cfgs = {d: normalize({"mode": "clicks", "start": args.start, "max_clicks": args.clicks, "decoder": d})
+            for d in DECODERS}
+    counting = {d: Counting(backend) for d in DECODERS}
     samples = get_dataset("sd900", root=SHARED / "datasets", split="test").samples()[::args.every]
-    enc, dec = [0.0, 0.0], [0.0, 0.0]
-    defects = 0
-    for s in samples:
+    enc = np.zeros(2)
+    dec = {d: np.zeros(2) for d in DECODERS}
+    defects, differ = 0, 0
+    for i, s in enumerate(samples):
         image, gt = s.load()
-        w0, c0 = clocks()
+        t0 = clocks()
         predictor.set_image(image)
-        w1, c1 = clocks()
-        seq = click_sequence(backend, predictor, gt, cfg, s.stem)
-        w2, c2 = clocks()
-        enc[0] += w1 - w0
-        enc[1] += c1 - c0
-        dec[0] += w2 - w1
-        dec[1] += c2 - c1
-        defects += len(seq.comps) if seq is not None else 0
-    n, calls = len(samples), backend.calls
-    print(f"{n} SD-900 test images, {defects} defects, start {args.start}, up to {args.clicks} clicks: "
-          f"{calls} decoder calls (one per click, every unfinished defect of the image in one batch)")
-    for i, clock in enumerate(("wall", "cpu")):
-        per_click, per_encode = dec[i] / calls, enc[i] / n
-        print(f"{clock}: {per_click * 1000:.1f} ms per click, {per_encode * 1000:.0f} ms per encoder pass, "
-              f"ratio click/encoder {per_click / per_encode:.3f}; a {args.clicks}-click sequence costs "
-              f"{dec[i] / n:.2f} s per image")
-    return 0
+        enc += clocks() - t0
+        seqs = {}
+        for d in (DECODERS if i % 2 == 0 else DECODERS[::-1]):
+            t0 = clocks()
+            seqs[d] = click_sequence(counting[d], predictor, gt, cfgs[d], s.stem)
+            dec[d] += clocks() - t0
+        if seqs["fast"] is None:
+            continue
+        defects += len(seqs["fast"].comps)
+        same = seqs["fast"].prompts == seqs["stock"].prompts and np.abs(seqs["fast"].iou - seqs["stock"].iou).max() < 1e-3
+        differ += not same
+    n = len(samples)
+    print(f"{n} SD-900 test images, {defects} defects, start {args.start}, up to {args.clicks} clicks, "
+          f"{counting['fast'].calls} decoder calls per decoder (one per click, every unfinished defect of the "
+          f"image in one batch); sequences that differ between the decoders: {differ}")
+    for k, clock in enumerate(("wall", "cpu")):
+        per_encode = enc[k] / n
+        for d in DECODERS:
+            per_click = dec[d][k] / counting[d].calls
+            print(f"{clock}: {d:5s} {per_click * 1000:6.1f} ms per click, {dec[d][k] / n:.2f} s per {args.clicks}-click "
+                  f"sequence; click/encoder pass {per_click / per_encode:.3f} ({per_encode * 1000:.0f} ms per pass)")
+        print(f"{clock}: fast decoder {dec['stock'][k] / dec['fast'][k]:.2f}x stock")
+    return 1 if differ else 0
 
 
 if __name__ == "__main__":
