@@ -27,7 +27,7 @@ STAB = (0.95, 0.8)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", type=Path, default=Path("../shared/datasets"))
-    ap.add_argument("--points-per-side", type=int, default=8)
+    ap.add_argument("--points-per-side", type=int, default=16)  # the default experiment's grid
     ap.add_argument("--sd900", nargs="*", default=["In_1", "Pa_181", "Sc_5", "In_100"])
     ap.add_argument("--mt", nargs="*", default=["MT_Blowhole/Imgs/exp1_num_108719", "MT_Crack/Imgs/exp1_num_249594",
                                                 "MT_Free/Imgs/exp0_num_743"])

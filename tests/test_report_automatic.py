@@ -48,7 +48,8 @@ def test_default_report_has_the_automatic_table_and_sweep_figure(tmp_path):
     # the numbers come from the records of the unit's images only
     from samis.runners.automatic_records import read_records
 
-    recs = [r for r in read_records(d.predictions / "MT-full" / "SAM-vit_t-auto-union-pps8") if r["stem"].startswith("Crack_")]
+    union = next(c for c in d.modes if c.mode == "automatic" and c.policy == "union").method_name(d.models[0].name)
+    recs = [r for r in read_records(d.predictions / "MT-full" / union) if r["stem"].startswith("Crack_")]
     best = [v for r in recs for v in r["pairs"][0]["best_iou"]]
     row = csv[(csv["unit"] == "MT-full") & (csv["category"] == "Crack") & csv["main"]].iloc[0]
     assert row["components"] == len(best) and row["mean_best_iou"] == pytest.approx(sum(best) / len(best), abs=1e-5)
